@@ -1,0 +1,34 @@
+from decimal import Decimal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from billing.money import MoneyError, usd_to_nanos
+from billing.services import credits_grant, wallet_get_or_create
+from marketplace.accounts.services import user_get_or_create
+from marketplace.keys.services import api_key_create
+
+
+class Command(BaseCommand):
+    help = "Create an API key for a user (created if needed); prints the key as the last line."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--name", default="default")
+        parser.add_argument("--credits", type=Decimal, help="Grant this many USD of credit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, created = user_get_or_create(email=options["email"])
+        wallet_get_or_create(user=user)
+        if options["credits"]:
+            try:
+                amount = usd_to_nanos(options["credits"])
+            except MoneyError as exc:
+                raise CommandError(str(exc)) from exc
+            if amount <= 0:
+                raise CommandError("--credits must be positive")
+            credits_grant(user=user, amount_nanos=amount, reference="create_api_key")
+            self.stderr.write(f"Granted ${options['credits']} to {user.email}.")
+        _, plaintext = api_key_create(user=user, name=options["name"])
+        self.stderr.write(f"{'Created' if created else 'Found'} user {user.email}; new key:")
+        self.stdout.write(plaintext)

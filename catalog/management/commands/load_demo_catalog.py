@@ -1,0 +1,15 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from catalog.services import demo_catalog_load
+
+
+class Command(BaseCommand):
+    help = "Load (or refresh) the demo catalog served by the simulated providers. Idempotent."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        created = demo_catalog_load(simulator_url=settings.SIMULATOR_URL)
+        summary = ", ".join(f"{count} {kind}" for kind, count in created.items())
+        self.stdout.write(f"Demo catalog loaded from {settings.SIMULATOR_URL} (new: {summary}).")

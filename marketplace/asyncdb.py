@@ -1,0 +1,146 @@
+"""The gateway's one I/O seam to the database: a few short SQL statements, awaited directly.
+
+Django's async ORM hops to a thread for every query, which costs several times more than the
+statement itself on the request path. PostgreSQL is reached through a psycopg 3 async pool;
+the zero-setup SQLite database through Django's own connection on one worker thread (SQLite
+allows one writer anyway). SQL is written once with `%s` placeholders, valid for both.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection, transaction
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+Row = tuple[Any, ...]
+Statement = tuple[str, Sequence[Any]]
+
+
+class AsyncDb(Protocol):
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
+        """Run statements in one transaction; return each one's first row (None if none).
+
+        A statement that returns no row (e.g. `INSERT ... ON CONFLICT DO NOTHING RETURNING`)
+        rolls the whole transaction back and ends it early: later rows are None.
+        """
+        ...
+
+    async def close(self) -> None: ...
+
+
+class _Abort(Exception):
+    pass
+
+
+class PostgresDb:
+    def __init__(self, conninfo: str, *, max_size: int) -> None:
+        self._pool = AsyncConnectionPool(
+            conninfo, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True}
+        )
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+
+    async def _ready(self) -> AsyncConnectionPool:
+        if not self._opened:
+            async with self._open_lock:
+                if not self._opened:
+                    await self._pool.open(wait=True)
+                    self._opened = True
+        return self._pool
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        pool = await self._ready()
+        async with pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        pool = await self._ready()
+        async with pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchall()
+
+    async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
+        pool = await self._ready()
+        rows: list[Row | None] = [None] * len(statements)
+        async with pool.connection() as conn:
+            try:
+                async with conn.transaction():
+                    for index, (sql, params) in enumerate(statements):
+                        cursor = await conn.execute(sql, params)
+                        row = await cursor.fetchone() if cursor.description else ()
+                        if row is None:
+                            raise _Abort
+                        rows[index] = row
+            except _Abort:
+                pass
+        return rows
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+
+
+def _sqlite_fetch(sql: str, params: Sequence[Any], many: bool) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if many else cursor.fetchone()
+
+
+def _sqlite_transaction(statements: Sequence[Statement]) -> list[Row | None]:
+    rows: list[Row | None] = [None] * len(statements)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for index, (sql, params) in enumerate(statements):
+                cursor.execute(sql, params)
+                row = cursor.fetchone() if cursor.description else ()
+                if row is None:
+                    raise _Abort
+                rows[index] = row
+    except _Abort:
+        pass
+    return rows
+
+
+class DjangoConnectionDb:
+    """Runs statements on Django's connection in asgiref's single sync thread."""
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = await sync_to_async(_sqlite_fetch)(sql, params, False)
+        return row
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = await sync_to_async(_sqlite_fetch)(sql, params, True)
+        return rows
+
+    async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
+        return await sync_to_async(_sqlite_transaction)(statements)
+
+    async def close(self) -> None:
+        await sync_to_async(connection.close)()
+
+
+def _postgres_conninfo() -> str:
+    db = settings.DATABASES["default"]
+    parts = {
+        "host": db.get("HOST"),
+        "port": db.get("PORT"),
+        "dbname": db.get("NAME"),
+        "user": db.get("USER"),
+        "password": db.get("PASSWORD"),
+    }
+    return make_conninfo(**{key: str(value) for key, value in parts.items() if value})
+
+
+def asyncdb_create() -> AsyncDb:
+    if connection.vendor == "postgresql":
+        return PostgresDb(_postgres_conninfo(), max_size=settings.HOTPATH_DB_POOL_SIZE)
+    return DjangoConnectionDb()

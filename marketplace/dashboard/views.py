@@ -1,0 +1,47 @@
+"""Pages for signed-in users. A composition layer: reads billing and catalog selectors."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from billing.models import Wallet
+from billing.money import format_usd
+from catalog.selectors import models_with_endpoints
+from marketplace.accounts.models import User
+from marketplace.keys.models import ApiKey
+from marketplace.keys.services import api_key_create, api_key_revoke
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    models = models_with_endpoints()
+    return render(request, "dashboard/home.html", {"models": models})
+
+
+def _balance_usd(user: User) -> str:
+    wallet = Wallet.objects.filter(user=user).first()
+    return format_usd(wallet.balance_nanos if wallet else 0)
+
+
+@login_required
+def keys(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    new_key = None
+    if request.method == "POST":
+        _, new_key = api_key_create(user=request.user, name=request.POST.get("name", ""))
+    context = {
+        "keys": ApiKey.objects.filter(user=request.user),
+        "new_key": new_key,
+        "balance_usd": _balance_usd(request.user),
+    }
+    return render(request, "dashboard/keys.html", context)
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = get_object_or_404(ApiKey, pk=key_id, user=request.user)
+    api_key_revoke(api_key=api_key)
+    messages.success(request, f"Key {api_key.prefix}… revoked.")
+    return redirect("dashboard")

@@ -1,0 +1,22 @@
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.keys.hashing import DISPLAY_PREFIX_LENGTH, api_key_generate, api_key_hash
+from marketplace.keys.models import ApiKey
+
+
+def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+    """Create a key; the plaintext is returned here once and never stored."""
+    plaintext = api_key_generate()
+    api_key = ApiKey.objects.create(
+        user=user,
+        name=name.strip() or "default",
+        prefix=plaintext[:DISPLAY_PREFIX_LENGTH],
+        key_hash=api_key_hash(plaintext),
+    )
+    return api_key, plaintext
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revoke a key; revoking twice keeps the first revocation time."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

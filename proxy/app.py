@@ -1,0 +1,88 @@
+"""The gateway's ASGI app: its own routes on a slim path, everything else to Django."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from proxy.asgi_io import Message, Receive, Scope, Send, send_response
+from proxy.chat import chat_completions
+from proxy.credits import credits
+from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
+from proxy.gateway import Gateway, gateway_create
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Gateway, Scope, Receive, Send], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ROUTES: dict[str, tuple[str, Handler]] = {
+    "/api/v1/chat/completions": ("POST", chat_completions),
+    "/api/v1/credits": ("GET", credits),
+}
+
+
+class _ResponseTracker:
+    """Remembers whether the response has started, so errors are reported the right way."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = True
+        await self._send(message)
+
+
+class GatewayApp:
+    def __init__(self, *, fallback: ASGIApp) -> None:
+        self.fallback = fallback
+        self._gateway: Gateway | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        route = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None:
+            await self.fallback(scope, receive, send)
+            return
+        await self._dispatch(route, scope, receive, send)
+
+    async def _dispatch(
+        self, route: tuple[str, Handler], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        method, handler = route
+        tracked = _ResponseTracker(send)
+        try:
+            if scope["method"] != method:
+                raise MethodNotAllowed(f"Use {method} for {scope['path']}")
+            await handler(await self.gateway(), scope, receive, tracked)
+        except ClientDisconnected:
+            return
+        except ApiError as error:
+            if not tracked.started:
+                await send_response(send, error.status, error.body())
+        except Exception:
+            logger.exception("unhandled error on %s", scope["path"])
+            if not tracked.started:
+                body = ApiError("Internal server error").body()
+                await send_response(send, 500, body)
+
+    async def gateway(self) -> Gateway:
+        if self._gateway is None:
+            async with self._lock:
+                if self._gateway is None:
+                    self._gateway = gateway_create()
+        return self._gateway
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._gateway is not None:
+                    await self._gateway.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

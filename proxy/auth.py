@@ -1,0 +1,47 @@
+"""Bearer-key authentication for the API: one indexed lookup by the key's keyed hash."""
+
+from dataclasses import dataclass
+
+from billing.models import Wallet
+from marketplace.accounts.models import User
+from marketplace.asyncdb import AsyncDb
+from marketplace.keys.hashing import api_key_hash, api_key_looks_valid
+from marketplace.keys.models import ApiKey
+from proxy.errors import Unauthorized
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    api_key_id: int
+    user_id: int
+    balance_nanos: int
+
+
+def _lookup_sql() -> str:
+    return (
+        f"SELECT k.id, k.user_id, COALESCE(w.balance_nanos, 0) "
+        f"FROM {ApiKey._meta.db_table} k "
+        f"JOIN {User._meta.db_table} u ON u.id = k.user_id "
+        f"LEFT JOIN {Wallet._meta.db_table} w ON w.user_id = k.user_id "
+        f"WHERE k.key_hash = %s AND k.revoked_at IS NULL AND u.is_active"
+    )
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Malformed Authorization header: expected 'Bearer <key>'")
+    return token.strip()
+
+
+async def authenticate(db: AsyncDb, authorization: str | None) -> Principal:
+    token = bearer_token(authorization)
+    # A malformed key is refused without touching the database.
+    if not api_key_looks_valid(token):
+        raise Unauthorized("Invalid API key")
+    row = await db.fetchone(_lookup_sql(), (api_key_hash(token),))
+    if row is None:
+        raise Unauthorized("Invalid API key")
+    return Principal(api_key_id=row[0], user_id=row[1], balance_nanos=int(row[2]))

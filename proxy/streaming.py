@@ -1,0 +1,162 @@
+"""Relaying a provider's SSE stream to the client, chunk by chunk, metering as it goes.
+
+Chunks are forwarded as they arrive (no buffering). The provider's usage is held back and sent
+once, in a final chunk with empty `choices` and the cost, after the wallet has been charged,
+then `data: [DONE]`. A stream the provider breaks ends with an error chunk
+(`finish_reason: "error"`) and no `[DONE]`, and is billed for what was generated.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from billing.money import Charge, Usage, format_usd
+from proxy.asgi_io import Send, end_stream, send_chunk, start_stream
+from proxy.errors import UpstreamError
+from proxy.metering import Call, tokens_estimate
+from proxy.providers import openai_compat
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The payloads of `data:` lines; comments and other fields are skipped."""
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.startswith(b"data:"):
+                yield line[5:].strip()
+
+
+class StreamMeter:
+    """Rewrites each chunk for the client and remembers what billing needs."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.usage: Usage | None = None
+        self.native_finish_reason: str | None = None
+        self.upstream_id = ""
+        self.completion_bytes = 0
+        self.created = 0
+
+    def rewrite(self, data: bytes) -> bytes | None:
+        chunk = orjson.loads(data)
+        if not isinstance(chunk, dict):
+            raise ValueError("stream chunk is not an object")
+        self.upstream_id = self.upstream_id or str(chunk.get("id", ""))
+        self.created = chunk.get("created") or self.created
+        self.usage = openai_compat.usage_from(chunk) or self.usage
+        chunk.pop("usage", None)
+        choices = chunk.get("choices") or []
+        if not choices:
+            return None
+        for choice in choices:
+            self._meter_choice(choice)
+        return self._event(chunk)
+
+    def _meter_choice(self, choice: dict[str, Any]) -> None:
+        content = (choice.get("delta") or {}).get("content")
+        if isinstance(content, str):
+            self.completion_bytes += len(content.encode())
+        native = choice.get("finish_reason")
+        choice["native_finish_reason"] = native
+        if native is not None:
+            self.native_finish_reason = native
+            choice["finish_reason"] = openai_compat.finish_reason_normalize(native)
+
+    def _event(self, chunk: dict[str, Any]) -> bytes:
+        chunk.update(id=self.call.generation_id, model=self.call.endpoint.model_slug,
+                     provider=self.call.endpoint.provider_name)  # fmt: skip
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def billed_usage(self) -> Usage:
+        return self.usage or Usage(
+            prompt_tokens=tokens_estimate(self.call.request.prompt_bytes),
+            completion_tokens=tokens_estimate(self.completion_bytes),
+        )
+
+    def usage_event(self, usage: Usage, charge: Charge) -> bytes:
+        chunk = {
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+                "cost": orjson.Fragment(format_usd(charge.total_nanos)),
+                "is_byok": False,
+            },
+        }
+        return self._event(chunk)
+
+    def error_event(self, message: str) -> bytes:
+        chunk = {
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "error": {"code": 502, "message": message},
+            "choices": [
+                {"index": 0, "delta": {"content": ""}, "finish_reason": "error",
+                 "native_finish_reason": self.native_finish_reason}
+            ],
+        }  # fmt: skip
+        return self._event(chunk)
+
+
+@contextlib.asynccontextmanager
+async def _open_upstream(call: Call) -> AsyncIterator[httpx.Response]:
+    """The provider's stream, or an ApiError while the client can still get a plain error."""
+    url, headers, body = openai_compat.upstream_request(call.request, call.endpoint)
+    provider = call.endpoint.provider_name
+    try:
+        async with call.gateway.client.stream("POST", url, content=body, headers=headers) as resp:
+            if resp.status_code != 200:
+                raise openai_compat.upstream_failure(provider, resp.status_code, await resp.aread())
+            yield resp
+    except httpx.HTTPError as exc:
+        raise UpstreamError(
+            f"{provider} is unreachable ({type(exc).__name__})",
+            metadata={"provider_name": provider},
+        ) from exc
+
+
+async def _pump(meter: StreamMeter, response: httpx.Response, send: Send) -> str | None:
+    """Forward chunks until the provider's [DONE]; return a failure message, if any."""
+    try:
+        async for data in sse_data(response.aiter_bytes()):
+            if data == b"[DONE]":
+                break
+            event = meter.rewrite(data)
+            if event is not None:
+                await send_chunk(send, event)
+    except (httpx.HTTPError, ValueError) as exc:
+        return f"{meter.call.endpoint.provider_name} stream failed ({type(exc).__name__})"
+    if meter.native_finish_reason is None:
+        return f"{meter.call.endpoint.provider_name} ended the stream before it finished"
+    return None
+
+
+async def relay_stream(call: Call, send: Send) -> None:
+    meter = StreamMeter(call)
+    async with _open_upstream(call) as response:
+        await start_stream(send, extra_headers=[(b"x-generation-id", call.generation_id.encode())])
+        failure = await _pump(meter, response, send)
+    usage = meter.billed_usage()
+    charge = call.charge_for(usage)
+    await call.settle(
+        usage=usage,
+        charge=charge,
+        finish_reason="error" if failure else meter.native_finish_reason,
+        upstream_id=meter.upstream_id,
+    )
+    if failure:
+        await send_chunk(send, meter.error_event(failure))
+    else:
+        await send_chunk(send, meter.usage_event(usage, charge))
+        await send_chunk(send, DONE_EVENT)
+    await end_stream(send)
