@@ -125,10 +125,31 @@ async def _open_upstream(call: Call) -> AsyncIterator[httpx.Response]:
         ) from exc
 
 
-async def _pump(meter: StreamMeter, response: httpx.Response, send: Send) -> str | None:
+async def _first_event(meter: StreamMeter, events: AsyncIterator[bytes]) -> bytes:
+    """The first chunk for the client. Until it exists nothing has been sent, so a provider
+    that fails here (error, garbage, empty stream) still gets a plain error response."""
+    provider = meter.call.endpoint.provider_name
+    try:
+        async for data in events:
+            if data == b"[DONE]":
+                break
+            event = meter.rewrite(data)
+            if event is not None:
+                return event
+    except (httpx.HTTPError, ValueError) as exc:
+        raise UpstreamError(
+            f"{provider} sent an invalid stream ({type(exc).__name__})",
+            metadata={"provider_name": provider},
+        ) from exc
+    raise UpstreamError(
+        f"{provider} ended the stream without a response", metadata={"provider_name": provider}
+    )
+
+
+async def _pump(meter: StreamMeter, events: AsyncIterator[bytes], send: Send) -> str | None:
     """Forward chunks until the provider's [DONE]; return a failure message, if any."""
     try:
-        async for data in sse_data(response.aiter_bytes()):
+        async for data in events:
             if data == b"[DONE]":
                 break
             event = meter.rewrite(data)
@@ -144,9 +165,13 @@ async def _pump(meter: StreamMeter, response: httpx.Response, send: Send) -> str
 async def relay_stream(call: Call, send: Send) -> None:
     meter = StreamMeter(call)
     async with _open_upstream(call) as response:
+        events = sse_data(response.aiter_bytes())
+        first = await _first_event(meter, events)
         await start_stream(send, extra_headers=[(b"x-generation-id", call.generation_id.encode())])
-        failure = await _pump(meter, response, send)
-    usage = meter.billed_usage()
+        await send_chunk(send, first)
+        failure = await _pump(meter, events, send)
+    # Zero-completion insurance: a failed stream that produced no text costs nothing.
+    usage = Usage(0, 0) if failure and not meter.completion_bytes else meter.billed_usage()
     charge = call.charge_for(usage)
     await call.settle(
         usage=usage,
