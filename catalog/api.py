@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from catalog.models import Endpoint, Model
@@ -47,6 +48,8 @@ def _model_payload(model: Model, endpoints: list[Endpoint]) -> dict[str, Any]:
     }
 
 
+# A public, cookie-less API: without the exemption a POST would get a CSRF 403, not a 405.
+@csrf_exempt
 @require_GET
 def model_list(request: HttpRequest) -> JsonResponse:
     data = [_model_payload(model, endpoints) for model, endpoints in models_with_endpoints()]

@@ -25,11 +25,14 @@ class RoutableEndpoint:
 
     @property
     def price_rank(self) -> tuple[Decimal, Decimal, Decimal]:
-        return (
-            self.prompt_usd_per_mtok + self.completion_usd_per_mtok,
-            self.request_usd,
-            self.prompt_usd_per_mtok,
-        )
+        return price_rank(self.prompt_usd_per_mtok, self.completion_usd_per_mtok, self.request_usd)
+
+
+def price_rank(
+    prompt_usd_per_mtok: Decimal, completion_usd_per_mtok: Decimal, request_usd: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """The order of "cheapest first", shared by routing and the catalog's displayed price."""
+    return (prompt_usd_per_mtok + completion_usd_per_mtok, request_usd, prompt_usd_per_mtok)
 
 
 def _active_endpoints() -> Iterable[Endpoint]:

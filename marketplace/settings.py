@@ -171,6 +171,8 @@ INFERENCE_FEE_BPS = env_int("INFERENCE_FEE_BPS", 0)
 UPSTREAM_CONNECT_TIMEOUT_S = env_int("UPSTREAM_CONNECT_TIMEOUT_S", 10)
 UPSTREAM_READ_TIMEOUT_S = env_int("UPSTREAM_READ_TIMEOUT_S", 300)
 UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 1000)
+# Seconds a gateway process keeps its copy of the routable catalog.
+CATALOG_CACHE_TTL_S = env_int("CATALOG_CACHE_TTL_S", 5)
 # Largest request body the API accepts (bytes).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
 # Connections per gateway process in the async PostgreSQL pool used by the hot path.
@@ -181,4 +183,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # httpx logs every upstream request at INFO: noise, and CPU on the hot path.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }

@@ -10,6 +10,7 @@ from billing.models import Wallet
 from billing.money import format_usd
 from catalog.selectors import models_with_endpoints
 from marketplace.accounts.models import User
+from marketplace.dashboard.forms import KeyCreateForm
 from marketplace.keys.models import ApiKey
 from marketplace.keys.services import api_key_create, api_key_revoke
 
@@ -28,9 +29,12 @@ def _balance_usd(user: User) -> str:
 def keys(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     new_key = None
-    if request.method == "POST":
-        _, new_key = api_key_create(user=request.user, name=request.POST.get("name", ""))
+    form = KeyCreateForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        _, new_key = api_key_create(user=request.user, name=form.cleaned_data["name"])
+        form = KeyCreateForm()
     context = {
+        "form": form,
         "keys": ApiKey.objects.filter(user=request.user),
         "new_key": new_key,
         "balance_usd": _balance_usd(request.user),

@@ -18,17 +18,23 @@ class Command(BaseCommand):
         parser.add_argument("--credits", type=Decimal, help="Grant this many USD of credit")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        amount = self._credits_nanos(options["credits"])
         user, created = user_get_or_create(email=options["email"])
         wallet_get_or_create(user=user)
-        if options["credits"]:
-            try:
-                amount = usd_to_nanos(options["credits"])
-            except MoneyError as exc:
-                raise CommandError(str(exc)) from exc
-            if amount <= 0:
-                raise CommandError("--credits must be positive")
+        if amount:
             credits_grant(user=user, amount_nanos=amount, reference="create_api_key")
             self.stderr.write(f"Granted ${options['credits']} to {user.email}.")
         _, plaintext = api_key_create(user=user, name=options["name"])
         self.stderr.write(f"{'Created' if created else 'Found'} user {user.email}; new key:")
         self.stdout.write(plaintext)
+
+    def _credits_nanos(self, credits: Decimal | None) -> int:
+        if credits is None:
+            return 0
+        try:
+            amount = usd_to_nanos(credits)
+        except MoneyError as exc:
+            raise CommandError(str(exc)) from exc
+        if amount <= 0:
+            raise CommandError("--credits must be positive")
+        return amount
