@@ -13,7 +13,7 @@ from catalog.selectors import RoutableEndpoint, routable_endpoints
 
 
 class CatalogCache:
-    def __init__(self, *, ttl_s: float = 5.0) -> None:
+    def __init__(self, *, ttl_s: int = 5) -> None:
         self._ttl_s = ttl_s
         self._endpoints: dict[str, list[RoutableEndpoint]] = {}
         self._expires_at = 0.0

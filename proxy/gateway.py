@@ -26,6 +26,7 @@ class Gateway:
 def gateway_create() -> Gateway:
     return Gateway(
         db=asyncdb_create(),
+        catalog=CatalogCache(ttl_s=settings.CATALOG_CACHE_TTL_S),
         client=upstream_client_create(),
         fee_bps=settings.INFERENCE_FEE_BPS,
         body_limit=settings.API_MAX_BODY_BYTES,

@@ -1,0 +1,155 @@
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.live import ServerProcess, child_env, database_url, free_port, python_args
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _remove_stale_sqlite_test_files()
+    # CI points the suite at real PostgreSQL and Redis; never fall back silently.
+    if os.environ.get("SWITCHYARD_REQUIRE_SERVICES"):
+        url = os.environ.get("DATABASE_URL", "")
+        if not url.startswith(("postgres://", "postgresql://")):
+            raise pytest.UsageError(f"CI needs DATABASE_URL on PostgreSQL, got {url!r}")
+        redis.Redis.from_url(os.environ["REDIS_URL"]).ping()
+
+
+def _remove_stale_sqlite_test_files() -> None:
+    # Django deletes an old SQLite test database but not its WAL files, which a new database
+    # of the same name would replay.
+    from django.conf import settings
+
+    database: dict[str, Any] = settings.DATABASES["default"]
+    test_name = database.get("TEST", {}).get("NAME")
+    if database["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{test_name}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server-logs")
+
+
+@pytest.fixture(scope="session")
+def simulator_url(logs_dir: Path) -> Iterator[str]:
+    port = free_port()
+    args = python_args("manage.py", "simulate_providers", "--port", str(port),
+                       "--latency-scale", "0", "--fault-scale", "0")  # fmt: skip
+    server = ServerProcess("simulator", args, child_env(), logs_dir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_until_ready(f"{url}/healthz")
+        yield url
+    finally:
+        server.stop()
+
+
+Committed = Callable[[], AbstractContextManager[None]]
+
+
+@pytest.fixture(scope="session")
+def committed(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Committed:
+    """Database access outside a test transaction: what is written is visible to servers.
+
+    Only for tests marked `django_db(transaction=True)` (pytest-django creates the test
+    database only when some test asks for it, and flushes it after such tests).
+    """
+    return django_db_blocker.unblock  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+def live_catalog(transactional_db: None, simulator_url: str) -> str:
+    """The demo catalog, committed. Transactional tests flush the tables after each test."""
+    from catalog.services import demo_catalog_load
+
+    demo_catalog_load(simulator_url=simulator_url)
+    return simulator_url
+
+
+@pytest.fixture(scope="session")
+def _gateway_process(committed: Committed, simulator_url: str, logs_dir: Path) -> Iterator[str]:
+    from django.db import connection
+
+    port = free_port()
+    env = child_env(
+        DATABASE_URL=database_url(dict(connection.settings_dict), connection.vendor),
+        SIMULATOR_URL=simulator_url,
+        # The catalog is reloaded for every test, so the gateway must not keep a stale copy.
+        CATALOG_CACHE_TTL_S="0",
+    )
+    args = python_args("-m", "uvicorn", "marketplace.asgi:application", "--port", str(port),
+                       "--no-access-log", "--timeout-graceful-shutdown", "5")  # fmt: skip
+    server = ServerProcess("gateway", args, env, logs_dir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_until_ready(f"{url}/api/v1/models")
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def gateway_url(_gateway_process: str, live_catalog: str) -> str:
+    """A live gateway process on the test database, with the demo catalog loaded."""
+    return _gateway_process
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: int
+    email: str
+    api_key: str
+
+
+AccountFactory = Callable[..., Account]
+
+
+@pytest.fixture(scope="session")
+def make_account(committed: Committed) -> AccountFactory:
+    """A committed user with a wallet holding `usd` dollars and one API key."""
+    counter = iter(range(1_000_000))
+
+    def make(usd: str = "5", *, email: str | None = None) -> Account:
+        from billing.money import usd_to_nanos
+        from billing.services import credits_grant, wallet_get_or_create
+        from marketplace.accounts.services import user_get_or_create
+        from marketplace.keys.services import api_key_create
+
+        with committed():
+            user, _ = user_get_or_create(email=email or f"user{next(counter)}@example.com")
+            wallet_get_or_create(user=user)
+            if Decimal(usd) > 0:
+                credits_grant(user=user, amount_nanos=usd_to_nanos(usd))
+            _, key = api_key_create(user=user, name="test")
+        return Account(user_id=user.pk, email=user.email, api_key=key)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def wallet_balance(committed: Committed) -> Callable[[int], int]:
+    def balance(user_id: int) -> int:
+        from django.db import connection
+
+        from billing.models import Wallet
+
+        try:
+            with committed():
+                return Wallet.objects.get(user_id=user_id).balance_nanos
+        finally:
+            # Called through sync_to_async, this runs on a worker thread whose connection
+            # would otherwise stay open and keep the test database from being dropped.
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()
+
+    return balance
