@@ -1,5 +1,6 @@
 """Bearer-key authentication for the API: one indexed lookup by the key's keyed hash."""
 
+import functools
 from dataclasses import dataclass
 
 from billing.models import Wallet
@@ -17,6 +18,7 @@ class Principal:
     balance_nanos: int
 
 
+@functools.cache
 def _lookup_sql() -> str:
     return (
         f"SELECT k.id, k.user_id, COALESCE(w.balance_nanos, 0) "

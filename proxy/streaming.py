@@ -125,47 +125,46 @@ async def _open_upstream(call: Call) -> AsyncIterator[httpx.Response]:
         ) from exc
 
 
+async def _client_events(meter: StreamMeter, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The provider's chunks rewritten for the client, up to the provider's [DONE]."""
+    async for data in events:
+        if data == b"[DONE]":
+            return
+        event = meter.rewrite(data)
+        if event is not None:
+            yield event
+
+
 async def _first_event(meter: StreamMeter, events: AsyncIterator[bytes]) -> bytes:
     """The first chunk for the client. Until it exists nothing has been sent, so a provider
     that fails here (error, garbage, empty stream) still gets a plain error response."""
     provider = meter.call.endpoint.provider_name
     try:
-        async for data in events:
-            if data == b"[DONE]":
-                break
-            event = meter.rewrite(data)
-            if event is not None:
-                return event
+        return await anext(events)
+    except StopAsyncIteration:
+        message = f"{provider} ended the stream without a response"
     except (httpx.HTTPError, ValueError) as exc:
-        raise UpstreamError(
-            f"{provider} sent an invalid stream ({type(exc).__name__})",
-            metadata={"provider_name": provider},
-        ) from exc
-    raise UpstreamError(
-        f"{provider} ended the stream without a response", metadata={"provider_name": provider}
-    )
+        message = f"{provider} sent an invalid stream ({type(exc).__name__})"
+    raise UpstreamError(message, metadata={"provider_name": provider})
 
 
 async def _pump(meter: StreamMeter, events: AsyncIterator[bytes], send: Send) -> str | None:
-    """Forward chunks until the provider's [DONE]; return a failure message, if any."""
+    """Forward the remaining chunks; return a failure message, if any."""
+    provider = meter.call.endpoint.provider_name
     try:
-        async for data in events:
-            if data == b"[DONE]":
-                break
-            event = meter.rewrite(data)
-            if event is not None:
-                await send_chunk(send, event)
+        async for event in events:
+            await send_chunk(send, event)
     except (httpx.HTTPError, ValueError) as exc:
-        return f"{meter.call.endpoint.provider_name} stream failed ({type(exc).__name__})"
+        return f"{provider} stream failed ({type(exc).__name__})"
     if meter.native_finish_reason is None:
-        return f"{meter.call.endpoint.provider_name} ended the stream before it finished"
+        return f"{provider} ended the stream before it finished"
     return None
 
 
 async def relay_stream(call: Call, send: Send) -> None:
     meter = StreamMeter(call)
     async with _open_upstream(call) as response:
-        events = sse_data(response.aiter_bytes())
+        events = _client_events(meter, sse_data(response.aiter_bytes()))
         first = await _first_event(meter, events)
         await start_stream(send, extra_headers=[(b"x-generation-id", call.generation_id.encode())])
         await send_chunk(send, first)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+from pytest_django import DjangoDbBlocker
 
 from tests.live import ServerProcess, child_env, database_url, free_port, python_args
 
@@ -58,13 +59,13 @@ Committed = Callable[[], AbstractContextManager[None]]
 
 
 @pytest.fixture(scope="session")
-def committed(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Committed:
+def committed(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Committed:
     """Database access outside a test transaction: what is written is visible to servers.
 
     Only for tests marked `django_db(transaction=True)` (pytest-django creates the test
     database only when some test asks for it, and flushes it after such tests).
     """
-    return django_db_blocker.unblock  # type: ignore[attr-defined,no-any-return]
+    return django_db_blocker.unblock
 
 
 @pytest.fixture

@@ -1,216 +1,33 @@
-"""Simulated upstream providers: pure responder functions and the HTTP server."""
+"""The simulator over HTTP: shapes, streaming, timing, faults, the standalone process."""
 
 import asyncio
-import contextlib
-import functools
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from proxy.simulator.profiles import PROVIDERS, SimulatedProvider, provider_by_slug
 from proxy.simulator.responder import (
-    Directives,
-    InvalidChatRequest,
     count_tokens,
-    parse_chat_request,
-    parse_directives,
-    plan_completion,
-    prompt_tokens,
-    reply_text,
-    strip_directives,
 )
 from proxy.simulator.server import make_app
-
-Client = TestClient[web.Request, web.Application]
-JsonDict = dict[str, Any]
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def profile(slug: str) -> SimulatedProvider:
-    found = provider_by_slug(slug)
-    assert found is not None
-    return found
-
-
-NIMBUS = profile("nimbus")
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh loop (no asyncio pytest plugin is installed)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-@contextlib.asynccontextmanager
-async def simulator(
-    latency_scale: float = 0.0, fault_scale: float = 0.0, seed: int = 0
-) -> AsyncIterator[Client]:
-    app = make_app(latency_scale=latency_scale, fault_scale=fault_scale, seed=seed)
-    async with TestClient(TestServer(app)) as client:
-        yield client
-
-
-def chat(text: str = "Hi there!", **extra: Any) -> JsonDict:
-    return {"model": "sim-model", "messages": [{"role": "user", "content": text}], **extra}
-
-
-async def post_chat(client: Client, body: JsonDict, provider: str = "nimbus") -> JsonDict:
-    response = await client.post(f"/{provider}/v1/chat/completions", json=body)
-    assert response.status == 200
-    payload: JsonDict = orjson.loads(await response.read())
-    return payload
-
-
-def sse_payloads(raw: bytes) -> list[bytes]:
-    events = [event for event in raw.split(b"\n\n") if event]
-    assert all(event.startswith(b"data: ") for event in events)
-    return [event.removeprefix(b"data: ") for event in events]
-
-
-async def stream_chat(client: Client, body: JsonDict) -> list[bytes]:
-    response = await client.post("/nimbus/v1/chat/completions", json={**body, "stream": True})
-    assert response.status == 200
-    assert response.headers["Content-Type"].startswith("text/event-stream")
-    return sse_payloads(await response.read())
-
-
-# --- profiles --------------------------------------------------------------------------
-
-
-def test_the_five_fictional_providers() -> None:
-    profiles = {
-        (p.slug, p.name, p.ttft_ms, p.tokens_per_second, p.error_rate_permille) for p in PROVIDERS
-    }
-    assert profiles == {
-        ("nimbus", "Nimbus Cloud", 120, 90, 10),
-        ("lumen", "Lumen AI", 250, 60, 5),
-        ("quanta", "Quanta Compute", 60, 180, 20),
-        ("ember", "Ember Inference", 400, 40, 2),
-        ("atlas", "Atlas Serve", 180, 120, 8),
-    }
-    assert provider_by_slug("atlas") is PROVIDERS[4]
-    assert provider_by_slug("nope") is None
-
-
-# --- responder -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("", 0), ("Hello, world!", 4), ("don't  stop", 4), ("naïve café_2 ok", 3), ("...", 3)],
+from tests.proxy.simulator.helpers import (
+    REPO_ROOT,
+    Client,
+    chat,
+    post_chat,
+    profile,
+    run_async,
+    simulator,
+    sse_payloads,
+    stream_chat,
 )
-def test_count_tokens(text: str, expected: int) -> None:
-    assert count_tokens(text) == expected
-
-
-def test_prompt_tokens_counts_strings_and_text_parts() -> None:
-    messages: list[dict[str, object]] = [
-        {"role": "system", "content": "Be brief."},
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "Look"},
-                {"type": "image_url", "image_url": {"url": "https://example.com/x.png"}},
-                {"type": "text", "text": "here!"},
-            ],
-        },
-        {"role": "assistant", "content": None},
-    ]
-    assert prompt_tokens(messages) == (3 + 3) + (3 + 3) + (0 + 3) + 3
-
-
-def test_reply_text_echoes_last_user_message_without_directives() -> None:
-    messages = [
-        {"role": "user", "content": "first"},
-        {"role": "assistant", "content": "ignored"},
-        {"role": "user", "content": "  second\n [sim:slow=5]  message "},
-    ]
-    assert reply_text(messages, NIMBUS) == "Hello from Nimbus Cloud. You said: second message"
-
-
-@pytest.mark.parametrize("content", ["", "   ", "[sim:slow=1]"])
-def test_reply_text_says_nothing_for_empty_user_text(content: str) -> None:
-    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": content}]
-    assert reply_text(messages, NIMBUS) == "Hello from Nimbus Cloud. You said: nothing"
-
-
-def test_plan_completion_stops_naturally() -> None:
-    completion = plan_completion([{"role": "user", "content": "Hi, you!"}], NIMBUS, None)
-    assert completion.content == "Hello from Nimbus Cloud. You said: Hi, you!"
-    assert completion.deltas[:6] == ("Hello", " from", " Nimbus", " Cloud", ".", " You")
-    assert completion.completion_tokens == count_tokens(completion.content) == 12
-    assert completion.finish_reason == "stop"
-
-
-def test_plan_completion_truncates_at_max_tokens() -> None:
-    completion = plan_completion([{"role": "user", "content": "Hi"}], NIMBUS, 4)
-    assert completion.content == "Hello from Nimbus Cloud"
-    assert (completion.completion_tokens, completion.finish_reason) == (4, "length")
-    exact = plan_completion([{"role": "user", "content": "Hi"}], NIMBUS, 9)
-    assert exact.finish_reason == "stop"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("plain", Directives()),
-        ("x [sim:status=503] y", Directives(status=503)),
-        ("[sim:status=200][sim:status=999]", Directives()),
-        ("[sim:hang]", Directives(hang=True)),
-        ("[sim:cut=3]", Directives(cut=3)),
-        ("[sim:malformed]", Directives(malformed=True)),
-        ("[sim:slow=250][sim:slow=50][sim:cut=0]", Directives(slow_ms=50, cut=0)),
-        ("[sim:bogus] [sim:cut=x]", Directives()),
-    ],
-)
-def test_parse_directives(text: str, expected: Directives) -> None:
-    assert parse_directives(text) == expected
-
-
-def test_strip_directives_leaves_unknown_brackets() -> None:
-    assert strip_directives("a [sim:hang]b [sim:bogus]") == "a b [sim:bogus]"
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"{oops",
-        b"[]",
-        b'{"messages": [{"role": "user", "content": "x"}]}',
-        b'{"model": "m", "messages": []}',
-        b'{"model": "m"}',
-        b'{"model": "m", "messages": ["x"]}',
-        b'{"model": "m", "messages": [{"role": "user"}], "max_tokens": 0}',
-        b'{"model": "m", "messages": [{"role": "user"}], "stream": "yes"}',
-    ],
-)
-def test_parse_chat_request_rejects_invalid_bodies(raw: bytes) -> None:
-    with pytest.raises(InvalidChatRequest):
-        parse_chat_request(raw)
-
-
-def test_parse_chat_request_prefers_max_completion_tokens() -> None:
-    body = chat(max_tokens=9, max_completion_tokens=2, stream_options={"include_usage": True})
-    request = parse_chat_request(orjson.dumps(body))
-    assert (request.max_tokens, request.stream, request.include_usage) == (2, False, True)
-
 
 # --- HTTP: plumbing --------------------------------------------------------------------
 
