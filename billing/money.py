@@ -93,3 +93,39 @@ def usage_charge(usage: Usage, prices: Prices, *, fee_bps: int) -> Charge:
         + request_charge_nanos(prices.request_usd)
     )
     return Charge(provider_cost_nanos=provider_cost, fee_nanos=fee_nanos(provider_cost, fee_bps))
+
+
+def hold_bound_nanos(
+    *, prompt_tokens_bound: int, completion_tokens_bound: int, prices: Prices, fee_bps: int
+) -> int:
+    """The most a request can cost: what is held before it is forwarded."""
+    usage = Usage(prompt_tokens=prompt_tokens_bound, completion_tokens=completion_tokens_bound)
+    return usage_charge(usage, prices, fee_bps=fee_bps).total_nanos
+
+
+def affordable_completion_tokens(
+    *, available_nanos: int, prompt_tokens_bound: int, limit: int, prices: Prices, fee_bps: int
+) -> int:
+    """The largest max_tokens (up to `limit`) whose hold fits in `available_nanos` (0 if none)."""
+
+    def fits(tokens: int) -> bool:
+        bound = hold_bound_nanos(
+            prompt_tokens_bound=prompt_tokens_bound,
+            completion_tokens_bound=tokens,
+            prices=prices,
+            fee_bps=fee_bps,
+        )
+        return bound <= available_nanos
+
+    if not fits(0):
+        return 0
+    low, high = 0, limit
+    while low < high:  # the charge grows with tokens, so binary search finds the edge
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
+
+
+def purchase_fee_nanos(amount_nanos: int, *, fee_bps: int, minimum_nanos: int) -> int:
+    """The platform fee on buying credits: a share of the amount, with a minimum."""
+    return max(fee_nanos(amount_nanos, fee_bps), minimum_nanos)

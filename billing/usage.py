@@ -1,18 +1,40 @@
-"""Metering on the gateway's request path: short SQL through the async seam (no ORM).
+"""Metering on the gateway's request path: hold, then settle, as short SQL (no ORM).
 
-`usage_settle` is the one function that charges a wallet for a generation. In this first
-version a request is charged after it completes; the hold-then-settle design replaces the
-body of this function, not its callers.
+Each proxied request holds the most it can cost before it is forwarded (`hold_open`: one
+INSERT; the database's trigger reserves the amount on the wallet and the key, or refuses), and
+settles however it ends (`usage_settle`: one transaction that closes the hold with the actual
+charge, which makes the trigger write the `usage:<generation id>` ledger entry, and records
+the generation). The rules live in the database (migration 0003); this module only asks.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
-
-from billing.models import Generation, LedgerEntry, Wallet
+from billing.models import Generation, Hold, LedgerEntry, Wallet
 from billing.money import Charge, Usage
-from marketplace.asyncdb import AsyncDb, Statement
+from marketplace.asyncdb import AsyncDb, DatabaseRefusal, Statement, db_time
+
+logger = logging.getLogger(__name__)
+
+REFUSALS = ("insufficient_credits", "key_limit_exceeded")
+
+
+class HoldRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    hold_id: str
+    wallet_id: int
+    api_key_id: int
+    amount_nanos: int
+    key_period_start: datetime
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,65 +46,96 @@ class UsageRecord:
     provider_slug: str
     upstream_id: str
     streamed: bool
+    cancelled: bool
     finish_reason: str
+    native_finish_reason: str
     usage: Usage
+    usage_estimated: bool
     charge: Charge
     latency_ms: int
+    generation_time_ms: int
     created_at: datetime
 
 
-def _generation_insert(record: UsageRecord) -> Statement:
+async def hold_open(db: AsyncDb, hold: HoldRequest) -> None:
+    """Reserve `amount_nanos`; raises HoldRefused when the wallet or the key cannot cover it."""
     sql = (
-        f"INSERT INTO {Generation._meta.db_table} (id, user_id, api_key_id, model_slug, "
-        "provider_slug, upstream_id, streamed, finish_reason, prompt_tokens, completion_tokens, "
-        "cost_nanos, provider_cost_nanos, latency_ms, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (id) DO NOTHING RETURNING id"
+        f"INSERT INTO {Hold._meta.db_table} (id, wallet_id, api_key_id, amount_nanos, "
+        "charge_nanos, key_period_start, status, created_at, expires_at) "
+        "VALUES (%s, %s, %s, %s, 0, %s, 'open', %s, %s) RETURNING id"
+    )
+    params = (
+        hold.hold_id, hold.wallet_id, hold.api_key_id, hold.amount_nanos,
+        db_time(hold.key_period_start), db_time(hold.created_at), db_time(hold.expires_at),
+    )  # fmt: skip
+    try:
+        await db.fetchone(sql, params)
+    except DatabaseRefusal as refusal:
+        reason = next((r for r in REFUSALS if r in refusal.reason), None)
+        if reason is None:
+            raise
+        raise HoldRefused(reason) from refusal
+
+
+def _hold_close(record: UsageRecord) -> Statement:
+    # An expired hold (swept while its request still ran) can still be settled once: the
+    # usage is charged, and its reservation was already given back by the sweep.
+    sql = (
+        f"UPDATE {Hold._meta.db_table} SET status = 'settled', charge_nanos = %s, "
+        "closed_at = %s WHERE id = %s AND status IN ('open', 'expired') RETURNING amount_nanos"
+    )
+    return sql, (record.charge.total_nanos, db_time(record.created_at), record.generation_id)
+
+
+def _generation_insert(record: UsageRecord) -> Statement:
+    columns = (
+        "id, user_id, api_key_id, model_slug, provider_slug, upstream_id, streamed, cancelled, "
+        "finish_reason, native_finish_reason, prompt_tokens, completion_tokens, "
+        "usage_estimated, cost_nanos, provider_cost_nanos, latency_ms, generation_time_ms, "
+        "created_at"
+    )
+    sql = (
+        f"INSERT INTO {Generation._meta.db_table} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * 18)}) RETURNING id"
     )
     params = (
         record.generation_id, record.user_id, record.api_key_id, record.model_slug,
-        record.provider_slug, record.upstream_id[:200], record.streamed, record.finish_reason,
-        record.usage.prompt_tokens, record.usage.completion_tokens, record.charge.total_nanos,
-        record.charge.provider_cost_nanos, record.latency_ms,
-        connection.ops.adapt_datetimefield_value(record.created_at),
-    )  # fmt: skip
-    return sql, params
-
-
-def _wallet_debit(record: UsageRecord) -> Statement:
-    sql = (
-        f"UPDATE {Wallet._meta.db_table} SET balance_nanos = balance_nanos - %s "
-        "WHERE user_id = %s RETURNING id"
-    )
-    return sql, (record.charge.total_nanos, record.user_id)
-
-
-def _ledger_insert(record: UsageRecord) -> Statement:
-    # Reads the balance this transaction has just written (the row stays locked until commit).
-    sql = (
-        f"INSERT INTO {LedgerEntry._meta.db_table} (wallet_id, kind, amount_nanos, "
-        "balance_after_nanos, idempotency_key, reference, created_at) "
-        "SELECT id, %s, %s, balance_nanos, %s, %s, %s "
-        f"FROM {Wallet._meta.db_table} WHERE user_id = %s RETURNING id"
-    )
-    params = (
-        LedgerEntry.Kind.USAGE.value, -record.charge.total_nanos,
-        f"usage:{record.generation_id}", f"{record.model_slug} via {record.provider_slug}",
-        connection.ops.adapt_datetimefield_value(record.created_at), record.user_id,
+        record.provider_slug, record.upstream_id[:200], record.streamed, record.cancelled,
+        record.finish_reason[:32], record.native_finish_reason[:64], record.usage.prompt_tokens,
+        record.usage.completion_tokens, record.usage_estimated, record.charge.total_nanos,
+        record.charge.provider_cost_nanos, record.latency_ms, record.generation_time_ms,
+        db_time(record.created_at),
     )  # fmt: skip
     return sql, params
 
 
 async def usage_settle(db: AsyncDb, record: UsageRecord) -> bool:
-    """Charge the wallet for one generation and record it, in one transaction.
+    """Close the request's hold with its actual charge and record the generation, atomically.
 
-    Idempotent on the generation id: settling again changes nothing and returns False.
+    Idempotent on the generation id (= hold id): settling again changes nothing, returns False.
     """
-    statements = [_generation_insert(record)]
-    if record.charge.total_nanos:
-        statements += [_wallet_debit(record), _ledger_insert(record)]
-    rows = await db.transaction(statements)
-    return all(row is not None for row in rows)
+    hold_row, generation_row = await db.transaction(
+        [_hold_close(record), _generation_insert(record)]
+    )
+    if hold_row is None or generation_row is None:
+        return False
+    if record.charge.total_nanos > hold_row[0]:
+        await _report_overage(db, record, held_nanos=int(hold_row[0]))
+    return True
+
+
+async def _report_overage(db: AsyncDb, record: UsageRecord, *, held_nanos: int) -> None:
+    """A provider reported more usage than the hold's bound: charged anyway, and reported."""
+    row = await db.fetchone(
+        f"SELECT balance_nanos FROM {Wallet._meta.db_table} WHERE user_id = %s",
+        (record.user_id,),
+    )
+    balance = int(row[0]) if row else 0
+    logger.warning(
+        "billing anomaly: generation %s charged %d nanos over a hold of %d; wallet balance %d%s",
+        record.generation_id, record.charge.total_nanos, held_nanos, balance,
+        " (negative: paid requests are blocked until a top-up)" if balance < 0 else "",
+    )  # fmt: skip
 
 
 async def credits_totals(db: AsyncDb, *, user_id: int) -> tuple[int, int]:

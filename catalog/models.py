@@ -38,6 +38,12 @@ class Provider(models.Model):
         help_text="Name of the environment variable holding this provider's API key.",
     )
     is_active = models.BooleanField(default=True)
+    inference_fee_bps = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Platform markup on this provider's token prices (basis points); "
+        "empty = the global INFERENCE_FEE_BPS.",
+    )
 
     class Meta:
         ordering = ("slug",)

@@ -22,6 +22,8 @@ class RoutableEndpoint:
     request_usd: Decimal
     context_length: int
     max_output_tokens: int
+    # The provider's own inference markup in basis points; None = the platform default.
+    inference_fee_bps: int | None = None
 
     @property
     def price_rank(self) -> tuple[Decimal, Decimal, Decimal]:
@@ -60,6 +62,7 @@ def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:
                 request_usd=endpoint.request_usd,
                 context_length=endpoint.context_length,
                 max_output_tokens=endpoint.max_output_tokens,
+                inference_fee_bps=endpoint.provider.inference_fee_bps,
             )
         )
     for endpoints in by_model.values():

@@ -4,20 +4,31 @@ Django's async ORM hops to a thread for every query, which costs several times m
 statement itself on the request path. PostgreSQL is reached through a psycopg 3 async pool;
 the zero-setup SQLite database through Django's own connection on one worker thread (SQLite
 allows one writer anyway). SQL is written once with `%s` placeholders, valid for both.
+Writes the database refuses (constraints, guard triggers) raise `DatabaseRefusal`.
 """
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 Row = tuple[Any, ...]
 Statement = tuple[str, Sequence[Any]]
+
+
+class DatabaseRefusal(Exception):
+    """The database refused a write (a constraint or a guard trigger); `reason` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class AsyncDb(Protocol):
@@ -59,7 +70,10 @@ class PostgresDb:
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         pool = await self._ready()
         async with pool.connection() as conn:
-            cursor = await conn.execute(sql, params)
+            try:
+                cursor = await conn.execute(sql, params)
+            except psycopg.errors.IntegrityError as exc:
+                raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
             return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -82,6 +96,8 @@ class PostgresDb:
                         rows[index] = row
             except _Abort:
                 pass
+            except psycopg.errors.IntegrityError as exc:
+                raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
         return rows
 
     async def close(self) -> None:
@@ -91,7 +107,10 @@ class PostgresDb:
 
 def _sqlite_fetch(sql: str, params: Sequence[Any], many: bool) -> Any:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        try:
+            cursor.execute(sql, params)
+        except IntegrityError as exc:
+            raise DatabaseRefusal(str(exc)) from exc
         return cursor.fetchall() if many else cursor.fetchone()
 
 
@@ -107,6 +126,8 @@ def _sqlite_transaction(statements: Sequence[Statement]) -> list[Row | None]:
                 rows[index] = row
     except _Abort:
         pass
+    except IntegrityError as exc:
+        raise DatabaseRefusal(str(exc)) from exc
     return rows
 
 
@@ -126,6 +147,11 @@ class DjangoConnectionDb:
 
     async def close(self) -> None:
         await sync_to_async(connection.close)()
+
+
+def db_time(value: datetime) -> object:
+    """A datetime as the database's driver wants it (SQLite stores text, PostgreSQL timestamps)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def _postgres_conninfo() -> str:

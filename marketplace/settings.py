@@ -105,6 +105,10 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    "holds-expire": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
+    "ledger-check": {"task": "billing.tasks.ledger_check_task", "schedule": 600.0},
+}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -164,8 +168,15 @@ REST_FRAMEWORK: dict[str, object] = {
 SIMULATOR_URL = env_str("SIMULATOR_URL", "http://127.0.0.1:8100")
 
 # Per-token platform markup on inference, in basis points of the provider cost
-# (0 = pass-through pricing as on OpenRouter; fees are taken on credit purchases instead).
+# (0 = pass-through pricing as on OpenRouter; a provider may override it).
 INFERENCE_FEE_BPS = env_int("INFERENCE_FEE_BPS", 0)
+# Platform fee on buying credits: a share in basis points, with a minimum in USD.
+CREDIT_PURCHASE_FEE_BPS = env_int("CREDIT_PURCHASE_FEE_BPS", 550)
+CREDIT_PURCHASE_FEE_MIN_USD = env_str("CREDIT_PURCHASE_FEE_MIN_USD", "0.80")
+# A request's hold lives this long; the sweeper releases holds of requests that died.
+# Must exceed the longest request (REQUEST_DEADLINE_S).
+HOLD_TTL_S = env_int("HOLD_TTL_S", 900)
+REQUEST_DEADLINE_S = env_int("REQUEST_DEADLINE_S", 600)
 
 # Upstream HTTP timeouts (seconds) and pool limits for the shared client.
 UPSTREAM_CONNECT_TIMEOUT_S = env_int("UPSTREAM_CONNECT_TIMEOUT_S", 10)

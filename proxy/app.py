@@ -4,9 +4,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from proxy.account import credits, generation, key_info
 from proxy.asgi_io import Message, Receive, Scope, Send, send_response
 from proxy.chat import chat_completions
-from proxy.credits import credits
 from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
 from proxy.gateway import Gateway, gateway_create
 
@@ -18,6 +18,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/chat/completions": ("POST", chat_completions),
     "/api/v1/credits": ("GET", credits),
+    "/api/v1/generation": ("GET", generation),
+    "/api/v1/key": ("GET", key_info),
 }
 
 

@@ -13,19 +13,27 @@ from proxy.errors import Unauthorized
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """The caller, and what the gateway needs to know of its wallet and key limit."""
+
     api_key_id: int
     user_id: int
-    balance_nanos: int
+    key_prefix: str
+    wallet_id: int | None
+    # Balance minus reservations, as read at authentication (the hold re-checks atomically).
+    available_nanos: int
+    limit_nanos: int | None
+    limit_reset: str
 
 
 @functools.cache
 def _lookup_sql() -> str:
     return (
-        f"SELECT k.id, k.user_id, COALESCE(w.balance_nanos, 0) "
+        "SELECT k.id, k.user_id, k.prefix, w.id, "
+        "COALESCE(w.balance_nanos - w.reserved_nanos, 0), k.limit_nanos, k.limit_reset "
         f"FROM {ApiKey._meta.db_table} k "
         f"JOIN {User._meta.db_table} u ON u.id = k.user_id "
         f"LEFT JOIN {Wallet._meta.db_table} w ON w.user_id = k.user_id "
-        f"WHERE k.key_hash = %s AND k.revoked_at IS NULL AND u.is_active"
+        "WHERE k.key_hash = %s AND k.revoked_at IS NULL AND u.is_active"
     )
 
 
@@ -46,4 +54,13 @@ async def authenticate(db: AsyncDb, authorization: str | None) -> Principal:
     row = await db.fetchone(_lookup_sql(), (api_key_hash(token),))
     if row is None:
         raise Unauthorized("Invalid API key")
-    return Principal(api_key_id=row[0], user_id=row[1], balance_nanos=int(row[2]))
+    key_id, user_id, prefix, wallet_id, available, limit, reset = row
+    return Principal(
+        api_key_id=key_id,
+        user_id=user_id,
+        key_prefix=prefix,
+        wallet_id=wallet_id,
+        available_nanos=int(available),
+        limit_nanos=limit,
+        limit_reset=reset,
+    )

@@ -1,24 +1,20 @@
-"""`POST /api/v1/chat/completions`: authenticate, route, forward, relay, meter."""
+"""`POST /api/v1/chat/completions`: authenticate, route, hold, forward, relay, settle."""
 
+import asyncio
 import time
 from typing import Any
 
 import httpx
 import orjson
 
-from billing.money import Usage, format_usd
+from billing.money import Charge, Usage, format_usd
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
-from proxy.auth import Principal, authenticate
+from proxy.auth import authenticate
 from proxy.chat_request import ChatRequest, chat_request_parse
-from proxy.errors import (
-    InsufficientCredits,
-    ModelNotFound,
-    NoProviderAvailable,
-    UpstreamError,
-)
+from proxy.errors import ModelNotFound, NoProviderAvailable, UpstreamError, UpstreamTimeout
 from proxy.gateway import Gateway
-from proxy.metering import Call, generation_id_new, tokens_estimate
+from proxy.metering import Call, generation_id_new
 from proxy.providers import openai_compat
 from proxy.streaming import relay_stream
 
@@ -27,23 +23,29 @@ async def chat_completions(gateway: Gateway, scope: Scope, receive: Receive, sen
     started_at = time.monotonic()
     principal = await authenticate(gateway.db, header(scope, b"authorization"))
     request = chat_request_parse(await read_body(receive, limit=gateway.body_limit))
-    endpoint = await _route(gateway, request, principal)
+    endpoint = await _route(gateway, request)
     call = Call(gateway, principal, request, endpoint, generation_id_new(), started_at)
-    if request.stream:
-        await relay_stream(call, send)
-    else:
-        await _relay_completion(call, send)
+    await call.hold()
+    try:
+        async with asyncio.timeout(gateway.deadline_s):
+            if request.stream:
+                await relay_stream(call, receive, send)
+            else:
+                await _relay_completion(call, send)
+    except TimeoutError:
+        call.outcome.failed = True
+        raise UpstreamTimeout(f"The request took longer than {gateway.deadline_s} s") from None
+    except BaseException:
+        call.outcome.failed = True
+        raise
+    finally:
+        await call.settle()  # a no-op if the relay settled already
 
 
-async def _route(gateway: Gateway, request: ChatRequest, principal: Principal) -> RoutableEndpoint:
+async def _route(gateway: Gateway, request: ChatRequest) -> RoutableEndpoint:
     endpoints = await gateway.catalog.endpoints_for(request.model)
     if not endpoints:
         raise ModelNotFound(f"Model '{request.model}' does not exist or has no provider")
-    if principal.balance_nanos <= 0:
-        raise InsufficientCredits(
-            "Insufficient credits: add credits to your account to keep using paid models",
-            metadata={"balance": format_usd(principal.balance_nanos)},
-        )
     fitting = [e for e in endpoints if (request.max_tokens or 0) <= e.max_output_tokens]
     if not fitting:
         raise NoProviderAvailable(
@@ -87,17 +89,20 @@ async def _relay_completion(call: Call, send: Send) -> None:
             metadata={"provider_name": call.endpoint.provider_name},
         ) from exc
     payload = _load_completion(call.endpoint, response)
-    usage = openai_compat.usage_from(payload) or Usage(
-        prompt_tokens=tokens_estimate(call.request.prompt_bytes),
-        completion_tokens=tokens_estimate(_completion_text_bytes(payload)),
-    )
-    charge = call.charge_for(usage)
     choices = payload["choices"]
-    native = choices[0].get("finish_reason") if choices else None
-    await call.settle(
-        usage=usage, charge=charge, finish_reason=native, upstream_id=str(payload.get("id", ""))
-    )
-    for choice in choices:
+    outcome = call.outcome
+    outcome.first_token_at = time.monotonic()
+    outcome.usage = openai_compat.usage_from(payload)
+    outcome.native_finish_reason = choices[0].get("finish_reason") if choices else None
+    outcome.upstream_id = str(payload.get("id", ""))
+    charge = await call.settle(completion_bytes=_completion_text_bytes(payload))
+    usage, _ = call.billed_usage(_completion_text_bytes(payload))
+    out_headers = (*JSON_HEADERS, (b"x-generation-id", call.generation_id.encode()))
+    await send_response(send, 200, _client_body(call, payload, usage, charge), headers=out_headers)
+
+
+def _client_body(call: Call, payload: dict[str, Any], usage: Usage, charge: Charge) -> bytes:
+    for choice in payload["choices"]:
         choice["native_finish_reason"] = choice.get("finish_reason")
         choice["finish_reason"] = openai_compat.finish_reason_normalize(choice.get("finish_reason"))
     payload.update(id=call.generation_id, model=call.endpoint.model_slug,
@@ -110,5 +115,4 @@ async def _relay_completion(call: Call, send: Send) -> None:
         "cost": orjson.Fragment(format_usd(charge.total_nanos)),
         "is_byok": False,
     }
-    headers_out = (*JSON_HEADERS, (b"x-generation-id", call.generation_id.encode()))
-    await send_response(send, 200, orjson.dumps(payload), headers=headers_out)
+    return orjson.dumps(payload)

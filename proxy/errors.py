@@ -66,6 +66,10 @@ class UpstreamRejected(ApiError):
         self.status = status
 
 
+class UpstreamTimeout(ApiError):
+    status = 408
+
+
 class NoProviderAvailable(ApiError):
     status = 503
 

@@ -17,6 +17,8 @@ class Gateway:
     catalog: CatalogCache = field(default_factory=CatalogCache)
     fee_bps: int = 0
     body_limit: int = 10 * 1024 * 1024
+    hold_ttl_s: int = 900
+    deadline_s: int = 600
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -30,4 +32,6 @@ def gateway_create() -> Gateway:
         client=upstream_client_create(),
         fee_bps=settings.INFERENCE_FEE_BPS,
         body_limit=settings.API_MAX_BODY_BYTES,
+        hold_ttl_s=settings.HOLD_TTL_S,
+        deadline_s=settings.REQUEST_DEADLINE_S,
     )

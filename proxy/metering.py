@@ -1,23 +1,40 @@
-"""From what a provider reported to what the user is charged, and the record of it."""
+"""One request's money: hold the most it can cost, then settle what it did cost.
+
+`Call.hold()` runs before anything is forwarded. Every way a request can end (response sent,
+provider error, broken stream, client gone, task cancelled) passes through `Call.settle()`,
+which charges what the `Outcome` records (nothing, when no output came: zero-completion
+insurance) and is shielded from cancellation. Settling twice is a no-op.
+"""
 
 import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from billing.money import Charge, Prices, Usage, usage_charge
-from billing.usage import UsageRecord, usage_settle
+from billing.money import (
+    Charge,
+    Prices,
+    Usage,
+    affordable_completion_tokens,
+    format_usd,
+    hold_bound_nanos,
+    usage_charge,
+)
+from billing.usage import HoldRefused, HoldRequest, UsageRecord, hold_open, usage_settle
 from catalog.selectors import RoutableEndpoint
+from marketplace.keys.periods import period_start
 from proxy.auth import Principal
 from proxy.chat_request import ChatRequest
+from proxy.errors import InsufficientCredits
 from proxy.gateway import Gateway
 
 logger = logging.getLogger(__name__)
 
 # Without a provider count, ~4 bytes of text per token is the usual rule of thumb.
 _BYTES_PER_TOKEN_ESTIMATE = 4
+NO_CHARGE = Charge(provider_cost_nanos=0, fee_nanos=0)
 
 
 def generation_id_new() -> str:
@@ -26,6 +43,19 @@ def generation_id_new() -> str:
 
 def tokens_estimate(byte_count: int) -> int:
     return -(-byte_count // _BYTES_PER_TOKEN_ESTIMATE)
+
+
+@dataclass
+class Outcome:
+    """What happened upstream, filled in as the response is relayed."""
+
+    usage: Usage | None = None
+    usage_estimated: bool = False
+    native_finish_reason: str | None = None
+    failed: bool = False
+    cancelled: bool = False
+    upstream_id: str = ""
+    first_token_at: float | None = None
 
 
 @dataclass
@@ -38,35 +68,133 @@ class Call:
     endpoint: RoutableEndpoint
     generation_id: str
     started_at: float
+    outcome: Outcome = field(default_factory=Outcome)
+    charge: Charge | None = None  # set once settled
 
-    def charge_for(self, usage: Usage) -> Charge:
-        prices = Prices(
+    @property
+    def prices(self) -> Prices:
+        return Prices(
             prompt_usd_per_mtok=self.endpoint.prompt_usd_per_mtok,
             completion_usd_per_mtok=self.endpoint.completion_usd_per_mtok,
             request_usd=self.endpoint.request_usd,
         )
-        return usage_charge(usage, prices, fee_bps=self.gateway.fee_bps)
 
-    async def settle(
-        self, *, usage: Usage, charge: Charge, finish_reason: str | None, upstream_id: str
-    ) -> None:
-        record = UsageRecord(
+    @property
+    def fee_bps(self) -> int:
+        own = self.endpoint.inference_fee_bps
+        return self.gateway.fee_bps if own is None else own
+
+    @property
+    def completion_bound(self) -> int:
+        return self.request.max_tokens or self.endpoint.max_output_tokens
+
+    def hold_amount(self) -> int:
+        # Every prompt token takes at least one byte of the body: a safe upper bound.
+        return hold_bound_nanos(
+            prompt_tokens_bound=self.request.prompt_bytes,
+            completion_tokens_bound=self.completion_bound,
+            prices=self.prices,
+            fee_bps=self.fee_bps,
+        )
+
+    async def hold(self) -> None:
+        """Reserve the worst-case cost, or raise InsufficientCredits (402)."""
+        if self.principal.wallet_id is None:
+            raise self._refusal("insufficient_credits")
+        now = datetime.now(UTC)
+        request = HoldRequest(
+            hold_id=self.generation_id,
+            wallet_id=self.principal.wallet_id,
+            api_key_id=self.principal.api_key_id,
+            amount_nanos=self.hold_amount(),
+            key_period_start=period_start(self.principal.limit_reset, now),
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.gateway.hold_ttl_s),
+        )
+        try:
+            await hold_open(self.gateway.db, request)
+        except HoldRefused as refused:
+            raise self._refusal(refused.reason) from refused
+
+    def _refusal(self, reason: str) -> InsufficientCredits:
+        if reason == "key_limit_exceeded":
+            reset = self.principal.limit_reset
+            return InsufficientCredits(
+                "This API key has reached its credit limit of "
+                f"${format_usd(self.principal.limit_nanos or 0)}"
+                + (f" (it resets {reset})" if reset else ""),
+                metadata={"limit_source": "key_limit"},
+            )
+        affordable = affordable_completion_tokens(
+            available_nanos=self.principal.available_nanos,
+            prompt_tokens_bound=self.request.prompt_bytes,
+            limit=self.completion_bound,
+            prices=self.prices,
+            fee_bps=self.fee_bps,
+        )
+        message = "Insufficient credits: add credits to keep using paid models"
+        if affordable > 0:
+            message = (
+                "This request requires more credits, or fewer max_tokens. You requested up to "
+                f"{self.completion_bound} tokens, but can only afford {affordable}. "
+                "Lower max_tokens or add credits."
+            )
+        return InsufficientCredits(
+            message, metadata={"limit_source": "credits", "affordable_max_tokens": affordable}
+        )
+
+    def billed_usage(self, completion_bytes: int = 0) -> tuple[Usage, bool]:
+        """The usage to bill, and whether it was estimated (no count from the provider)."""
+        if self.outcome.usage is not None:
+            return self.outcome.usage, False
+        if self.outcome.failed and not completion_bytes:
+            return Usage(0, 0), False
+        estimate = Usage(
+            prompt_tokens=tokens_estimate(self.request.prompt_bytes),
+            completion_tokens=tokens_estimate(completion_bytes),
+        )
+        return estimate, True
+
+    async def settle(self, completion_bytes: int = 0) -> Charge:
+        """Charge the outcome and close the hold (once); returns what the user paid."""
+        if self.charge is not None:
+            return self.charge
+        usage, estimated = self.billed_usage(completion_bytes)
+        # Zero-completion insurance: no output and no finish (or a failure) costs nothing.
+        finished = self.outcome.native_finish_reason and not self.outcome.failed
+        charge = self.charge_for(usage) if usage.completion_tokens or finished else NO_CHARGE
+        self.charge = charge
+        record = self._record(usage, estimated, charge)
+        try:
+            # Shielded: a disconnect or cancellation must not lose the charge for what was used.
+            await asyncio.shield(usage_settle(self.gateway.db, record))
+        except Exception:
+            logger.exception("usage settle failed; the hold expires unsettled: %r", record)
+            raise
+        return charge
+
+    def charge_for(self, usage: Usage) -> Charge:
+        return usage_charge(usage, self.prices, fee_bps=self.fee_bps)
+
+    def _record(self, usage: Usage, estimated: bool, charge: Charge) -> UsageRecord:
+        now = time.monotonic()
+        first = self.outcome.first_token_at or now
+        native = self.outcome.native_finish_reason
+        return UsageRecord(
             generation_id=self.generation_id,
             user_id=self.principal.user_id,
             api_key_id=self.principal.api_key_id,
             model_slug=self.endpoint.model_slug,
             provider_slug=self.endpoint.provider_slug,
-            upstream_id=upstream_id,
+            upstream_id=self.outcome.upstream_id,
             streamed=self.request.stream,
-            finish_reason=finish_reason or "",
+            cancelled=self.outcome.cancelled,
+            finish_reason="error" if self.outcome.failed else (native or ""),
+            native_finish_reason=native or "",
             usage=usage,
+            usage_estimated=estimated,
             charge=charge,
-            latency_ms=int((time.monotonic() - self.started_at) * 1000),
+            latency_ms=int((first - self.started_at) * 1000),
+            generation_time_ms=int((now - first) * 1000),
             created_at=datetime.now(UTC),
         )
-        # Shielded: a client that disconnects must not cancel the charge for what it consumed.
-        try:
-            await asyncio.shield(usage_settle(self.gateway.db, record))
-        except Exception:
-            logger.exception("usage settle failed; record needs reconciliation: %r", record)
-            raise

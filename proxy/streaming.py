@@ -1,22 +1,25 @@
 """Relaying a provider's SSE stream to the client, chunk by chunk, metering as it goes.
 
 Chunks are forwarded as they arrive (no buffering). The provider's usage is held back and sent
-once, in a final chunk with empty `choices` and the cost, after the wallet has been charged,
+once, in a final chunk with empty `choices` and the cost, after the request has been settled,
 then `data: [DONE]`. A stream the provider breaks ends with an error chunk
-(`finish_reason: "error"`) and no `[DONE]`, and is billed for what was generated.
+(`finish_reason: "error"`) and no `[DONE]`; a client that goes away stops the upstream. Both
+are billed for what was generated (the provider's count if it came, else an estimate).
 """
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 
 from billing.money import Charge, Usage, format_usd
-from proxy.asgi_io import Send, end_stream, send_chunk, start_stream
+from proxy.asgi_io import Receive, Send, end_stream, send_chunk, start_stream
 from proxy.errors import UpstreamError
-from proxy.metering import Call, tokens_estimate
+from proxy.metering import Call
 from proxy.providers import openai_compat
 
 DONE_EVENT = b"data: [DONE]\n\n"
@@ -34,13 +37,10 @@ async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 class StreamMeter:
-    """Rewrites each chunk for the client and remembers what billing needs."""
+    """Rewrites each chunk for the client and records what billing needs in the call."""
 
     def __init__(self, call: Call) -> None:
         self.call = call
-        self.usage: Usage | None = None
-        self.native_finish_reason: str | None = None
-        self.upstream_id = ""
         self.completion_bytes = 0
         self.created = 0
 
@@ -48,9 +48,10 @@ class StreamMeter:
         chunk = orjson.loads(data)
         if not isinstance(chunk, dict):
             raise ValueError("stream chunk is not an object")
-        self.upstream_id = self.upstream_id or str(chunk.get("id", ""))
+        outcome = self.call.outcome
+        outcome.upstream_id = outcome.upstream_id or str(chunk.get("id", ""))
         self.created = chunk.get("created") or self.created
-        self.usage = openai_compat.usage_from(chunk) or self.usage
+        outcome.usage = openai_compat.usage_from(chunk) or outcome.usage
         chunk.pop("usage", None)
         choices = chunk.get("choices") or []
         if not choices:
@@ -66,19 +67,13 @@ class StreamMeter:
         native = choice.get("finish_reason")
         choice["native_finish_reason"] = native
         if native is not None:
-            self.native_finish_reason = native
+            self.call.outcome.native_finish_reason = native
             choice["finish_reason"] = openai_compat.finish_reason_normalize(native)
 
     def _event(self, chunk: dict[str, Any]) -> bytes:
         chunk.update(id=self.call.generation_id, model=self.call.endpoint.model_slug,
                      provider=self.call.endpoint.provider_name)  # fmt: skip
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-    def billed_usage(self) -> Usage:
-        return self.usage or Usage(
-            prompt_tokens=tokens_estimate(self.call.request.prompt_bytes),
-            completion_tokens=tokens_estimate(self.completion_bytes),
-        )
 
     def usage_event(self, usage: Usage, charge: Charge) -> bytes:
         chunk = {
@@ -102,7 +97,7 @@ class StreamMeter:
             "error": {"code": 502, "message": message},
             "choices": [
                 {"index": 0, "delta": {"content": ""}, "finish_reason": "error",
-                 "native_finish_reason": self.native_finish_reason}
+                 "native_finish_reason": self.call.outcome.native_finish_reason}
             ],
         }  # fmt: skip
         return self._event(chunk)
@@ -125,7 +120,9 @@ async def _open_upstream(call: Call) -> AsyncIterator[httpx.Response]:
         ) from exc
 
 
-async def _client_events(meter: StreamMeter, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _client_events(
+    meter: StreamMeter, events: AsyncIterator[bytes]
+) -> AsyncGenerator[bytes, None]:
     """The provider's chunks rewritten for the client, up to the provider's [DONE]."""
     async for data in events:
         if data == b"[DONE]":
@@ -135,7 +132,7 @@ async def _client_events(meter: StreamMeter, events: AsyncIterator[bytes]) -> As
             yield event
 
 
-async def _first_event(meter: StreamMeter, events: AsyncIterator[bytes]) -> bytes:
+async def _first_event(meter: StreamMeter, events: AsyncGenerator[bytes, None]) -> bytes:
     """The first chunk for the client. Until it exists nothing has been sent, so a provider
     that fails here (error, garbage, empty stream) still gets a plain error response."""
     provider = meter.call.endpoint.provider_name
@@ -156,31 +153,55 @@ async def _pump(meter: StreamMeter, events: AsyncIterator[bytes], send: Send) ->
             await send_chunk(send, event)
     except (httpx.HTTPError, ValueError) as exc:
         return f"{provider} stream failed ({type(exc).__name__})"
-    if meter.native_finish_reason is None:
+    if meter.call.outcome.native_finish_reason is None:
         return f"{provider} ended the stream before it finished"
     return None
 
 
-async def relay_stream(call: Call, send: Send) -> None:
+async def _client_gone(receive: Receive) -> None:
+    """Returns when the client disconnects (the request body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _pump_until_disconnect(
+    meter: StreamMeter, events: AsyncIterator[bytes], send: Send, receive: Receive
+) -> str | None:
+    pump = asyncio.ensure_future(_pump(meter, events, send))
+    watcher = asyncio.ensure_future(_client_gone(receive))
+    try:
+        await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not pump.done():
+            pump.cancel()  # the client left: stop reading, so the upstream is closed
+            meter.call.outcome.cancelled = True
+        await asyncio.gather(pump, watcher, return_exceptions=True)
+    return None if pump.cancelled() else pump.result()
+
+
+async def relay_stream(call: Call, receive: Receive, send: Send) -> None:
     meter = StreamMeter(call)
     async with _open_upstream(call) as response:
         events = _client_events(meter, sse_data(response.aiter_bytes()))
-        first = await _first_event(meter, events)
-        await start_stream(send, extra_headers=[(b"x-generation-id", call.generation_id.encode())])
-        await send_chunk(send, first)
-        failure = await _pump(meter, events, send)
-    # Zero-completion insurance: a failed stream that produced no text costs nothing.
-    usage = Usage(0, 0) if failure and not meter.completion_bytes else meter.billed_usage()
-    charge = call.charge_for(usage)
-    await call.settle(
-        usage=usage,
-        charge=charge,
-        finish_reason="error" if failure else meter.native_finish_reason,
-        upstream_id=meter.upstream_id,
-    )
+        try:
+            first = await _first_event(meter, events)
+            call.outcome.first_token_at = time.monotonic()
+            await start_stream(
+                send, extra_headers=[(b"x-generation-id", call.generation_id.encode())]
+            )
+            await send_chunk(send, first)
+            failure = await _pump_until_disconnect(meter, events, send, receive)
+        finally:
+            await events.aclose()
+    call.outcome.failed = failure is not None
+    charge = await call.settle(completion_bytes=meter.completion_bytes)
+    if call.outcome.cancelled:
+        return  # nobody is listening
     if failure:
         await send_chunk(send, meter.error_event(failure))
     else:
+        usage, _ = call.billed_usage(meter.completion_bytes)
         await send_chunk(send, meter.usage_event(usage, charge))
         await send_chunk(send, DONE_EVENT)
     await end_stream(send)

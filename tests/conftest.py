@@ -16,6 +16,7 @@ from tests.live import ServerProcess, child_env, database_url, free_port, python
 
 def pytest_configure(config: pytest.Config) -> None:
     _remove_stale_sqlite_test_files()
+    _flush_sqlite_wallets_first()
     # CI points the suite at real PostgreSQL and Redis; never fall back silently.
     if os.environ.get("SWITCHYARD_REQUIRE_SERVICES"):
         url = os.environ.get("DATABASE_URL", "")
@@ -34,6 +35,25 @@ def _remove_stale_sqlite_test_files() -> None:
     if database["ENGINE"].endswith("sqlite3") and test_name:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{test_name}{suffix}").unlink(missing_ok=True)
+
+
+def _flush_sqlite_wallets_first() -> None:
+    """On SQLite the ledger refuses to lose an entry while its wallet exists (it has no
+    TRUNCATE), so the flush between transactional tests must empty the wallets first.
+    Django orders its DELETEs by a set's iteration order, which varies from run to run."""
+    from django.conf import settings
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return
+    from django.db.backends.sqlite3.base import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self: DatabaseOperations, *args: Any, **kwargs: Any) -> list[str]:
+        statements: list[str] = original(self, *args, **kwargs)
+        return sorted(statements, key=lambda sql: '"billing_wallet"' not in sql)
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

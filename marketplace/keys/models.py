@@ -1,9 +1,21 @@
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
 
 
 class ApiKey(models.Model):
-    """An inference key. Only a keyed hash and a short display prefix are stored."""
+    """An inference key. Only a keyed hash and a short display prefix are stored.
+
+    A key may carry its own credit limit per period. The counters below are maintained by the
+    database's hold triggers (billing migration 0002), never by application code.
+    """
+
+    class LimitReset(models.TextChoices):
+        NEVER = "", "Never"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
@@ -13,9 +25,26 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    limit_nanos = models.BigIntegerField(null=True, blank=True)
+    limit_reset = models.CharField(
+        max_length=10, choices=LimitReset.choices, default=LimitReset.NEVER, blank=True
+    )
+    usage_nanos = models.BigIntegerField(default=0)
+    period_usage_nanos = models.BigIntegerField(default=0)
+    period_start = models.DateTimeField(default=datetime(1970, 1, 1, tzinfo=UTC))
+    reserved_nanos = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reserved_nanos__gte=0), name="api_key_reserved_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(limit_nanos__isnull=True) | models.Q(limit_nanos__gte=0),
+                name="api_key_limit_not_negative",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -4,7 +4,7 @@ import httpx
 import orjson
 import pytest
 
-from billing.models import Generation
+from billing.models import Generation, Hold
 from billing.money import usd_to_nanos
 from marketplace.keys.models import ApiKey
 from marketplace.keys.services import api_key_revoke
@@ -109,7 +109,9 @@ def test_a_failing_provider_is_502_and_costs_nothing(
     for stream in (False, True):
         assert_error(chat(gateway_url, alice.api_key, ask(directive, stream=stream)), 502)
     assert wallet_balance(alice.user_id) == usd_to_nanos("1")
-    assert not Generation.objects.filter(user_id=alice.user_id).exists()
+    generations = Generation.objects.filter(user_id=alice.user_id)
+    assert [(g.finish_reason, g.cost_nanos) for g in generations] == [("error", 0), ("error", 0)]
+    assert not Hold.objects.filter(wallet__user_id=alice.user_id, status="open").exists()
 
 
 def test_a_request_the_provider_rejects_keeps_its_4xx(gateway_url, make_account, wallet_balance):
