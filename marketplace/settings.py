@@ -5,6 +5,7 @@ simulated providers. Production sets DATABASE_URL, REDIS_URL and the secrets.
 """
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "marketplace.accounts",
     "marketplace.keys",
     "marketplace.dashboard",
+    "marketplace.ops",
     "billing",
     "catalog",
     "proxy",
@@ -105,7 +107,7 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "holds-expire": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
     "ledger-check": {"task": "billing.tasks.ledger_check_task", "schedule": 600.0},
 }

@@ -43,9 +43,10 @@ def _flush_sqlite_wallets_first() -> None:
     Django orders its DELETEs by a set's iteration order, which varies from run to run."""
     from django.conf import settings
 
-    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if not str(settings.DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
         return
-    from django.db.backends.sqlite3.base import DatabaseOperations
+    import django.db.backends.sqlite3.base  # noqa: F401  (operations imports it circularly)
+    from django.db.backends.sqlite3.operations import DatabaseOperations
 
     original = DatabaseOperations.sql_flush
 
@@ -53,7 +54,7 @@ def _flush_sqlite_wallets_first() -> None:
         statements: list[str] = original(self, *args, **kwargs)
         return sorted(statements, key=lambda sql: '"billing_wallet"' not in sql)
 
-    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign,assignment]
 
 
 @pytest.fixture(scope="session")

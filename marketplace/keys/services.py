@@ -5,7 +5,9 @@ from marketplace.keys.hashing import DISPLAY_PREFIX_LENGTH, api_key_generate, ap
 from marketplace.keys.models import ApiKey
 
 
-def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, user: User, name: str, limit_nanos: int | None = None, limit_reset: str = ""
+) -> tuple[ApiKey, str]:
     """Create a key; the plaintext is returned here once and never stored."""
     plaintext = api_key_generate()
     api_key = ApiKey.objects.create(
@@ -13,6 +15,8 @@ def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
         name=name.strip() or "default",
         prefix=plaintext[:DISPLAY_PREFIX_LENGTH],
         key_hash=api_key_hash(plaintext),
+        limit_nanos=limit_nanos,
+        limit_reset=limit_reset,
     )
     return api_key, plaintext
 

@@ -7,6 +7,7 @@ import random
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,8 @@ class SimulatorConfig:
 
 CONFIG_KEY = web.AppKey("simulator_config", SimulatorConfig)
 RNG_KEY = web.AppKey("simulator_rng", random.Random)
+# Chat requests received per provider, so tests can see what really reached "upstream".
+STATS_KEY = web.AppKey("simulator_stats", Counter[str])
 
 
 def make_app(
@@ -60,7 +63,9 @@ def make_app(
     app[CONFIG_KEY] = SimulatorConfig(latency_scale=latency_scale, fault_scale=fault_scale)
     # One seeded generator per app makes the sequence of random faults reproducible.
     app[RNG_KEY] = random.Random(seed)
+    app[STATS_KEY] = Counter()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/_stats", stats)
     app.router.add_post("/{provider}/v1/chat/completions", chat_completions)
     app.router.add_get("/{provider}/v1/models", list_models)
     return app
@@ -71,6 +76,11 @@ def make_app(
 
 async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
+
+
+async def stats(request: web.Request) -> web.Response:
+    counts = request.app[STATS_KEY]
+    return json_response({"chat_requests": sum(counts.values()), "by_provider": dict(counts)})
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -84,6 +94,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     provider = provider_by_slug(request.match_info["provider"])
     if provider is None:
         return unknown_provider_response(request.match_info["provider"])
+    request.app[STATS_KEY][provider.slug] += 1
     try:
         chat = parse_chat_request(await request.read())
     except InvalidChatRequest as exc:

@@ -331,3 +331,13 @@ def test_standalone_server_announces_serves_and_stops_on_sigterm() -> None:
         finally:
             process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+
+
+async def test_stats_count_chat_requests_per_provider() -> None:
+    async with simulator() as client:
+        await post_chat(client, chat())
+        await post_chat(client, chat(), provider="lumen")
+        await post_chat(client, chat(), provider="lumen")
+        response = await client.get("/_stats")
+        payload = orjson.loads(await response.read())
+    assert payload == {"chat_requests": 3, "by_provider": {"nimbus": 1, "lumen": 2}}
