@@ -4,6 +4,7 @@ Zero-setup defaults (DESIGN.md section 2): SQLite file, in-process cache, Celery
 simulated providers. Production sets DATABASE_URL, REDIS_URL and the secrets.
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,9 @@ def _database(url: str) -> dict[str, object]:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
-        # Tests start the gateway as a separate process, so the test database must be a file.
-        config["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+        # Tests start the gateway as a separate process, so the test database must be a file;
+        # one per test run, so that two runs on one machine do not collide.
+        config["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
     return config
 
 

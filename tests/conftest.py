@@ -25,9 +25,13 @@ def pytest_configure(config: pytest.Config) -> None:
         redis.Redis.from_url(os.environ["REDIS_URL"]).ping()
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _remove_stale_sqlite_test_files()
+
+
 def _remove_stale_sqlite_test_files() -> None:
     # Django deletes an old SQLite test database but not its WAL files, which a new database
-    # of the same name would replay.
+    # of the same name would replay (and which would pile up in var/).
     from django.conf import settings
 
     database: dict[str, Any] = settings.DATABASES["default"]
