@@ -109,18 +109,36 @@ def _generation_insert(record: UsageRecord) -> Statement:
     return sql, params
 
 
+def _settle_statement(record: UsageRecord) -> Statement:
+    """PostgreSQL: both writes in one statement (one round trip, one commit)."""
+    hold_sql, hold_params = _hold_close(record)
+    generation_sql, generation_params = _generation_insert(record)
+    columns_and_values = generation_sql.removesuffix(" RETURNING id")
+    insert_from_hold = columns_and_values.replace(" VALUES (", " SELECT ", 1).removesuffix(")")
+    sql = (
+        f"WITH closed AS ({hold_sql}) {insert_from_hold} FROM closed "
+        "RETURNING (SELECT amount_nanos FROM closed)"
+    )
+    return sql, (*hold_params, *generation_params)
+
+
 async def usage_settle(db: AsyncDb, record: UsageRecord) -> bool:
     """Close the request's hold with its actual charge and record the generation, atomically.
 
     Idempotent on the generation id (= hold id): settling again changes nothing, returns False.
     """
-    hold_row, generation_row = await db.transaction(
-        [_hold_close(record), _generation_insert(record)]
-    )
-    if hold_row is None or generation_row is None:
+    if db.vendor == "postgresql":
+        row = await db.fetchone(*_settle_statement(record))
+        held = None if row is None else row[0]
+    else:
+        hold_row, generation_row = await db.transaction(
+            [_hold_close(record), _generation_insert(record)]
+        )
+        held = None if hold_row is None or generation_row is None else hold_row[0]
+    if held is None:
         return False
-    if record.charge.total_nanos > hold_row[0]:
-        await _report_overage(db, record, held_nanos=int(hold_row[0]))
+    if record.charge.total_nanos > held:
+        await _report_overage(db, record, held_nanos=int(held))
     return True
 
 

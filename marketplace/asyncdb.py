@@ -32,6 +32,11 @@ class DatabaseRefusal(Exception):
 
 
 class AsyncDb(Protocol):
+    @property
+    def vendor(self) -> str:
+        """ "postgresql" or "sqlite": the few statements that differ ask."""
+        ...
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
@@ -52,6 +57,8 @@ class _Abort(Exception):
 
 
 class PostgresDb:
+    vendor = "postgresql"
+
     def __init__(self, conninfo: str, *, max_size: int) -> None:
         self._pool = AsyncConnectionPool(
             conninfo, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True}
@@ -133,6 +140,10 @@ def _sqlite_transaction(statements: Sequence[Statement]) -> list[Row | None]:
 
 class DjangoConnectionDb:
     """Runs statements on Django's connection in asgiref's single sync thread."""
+
+    @property
+    def vendor(self) -> str:
+        return str(connection.vendor)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row: Row | None = await sync_to_async(_sqlite_fetch)(sql, params, False)
