@@ -74,9 +74,10 @@ def chat_request_parse(body: bytes) -> ChatRequest:
     stream = payload.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean")
-    max_tokens = _positive_int(payload, "max_tokens") or _positive_int(
-        payload, "max_completion_tokens"
-    )
+    # Providers differ on which bound wins when both are sent (OpenAI: max_completion_tokens),
+    # so the larger one is the only safe bound of what the request can cost.
+    bounds = [_positive_int(payload, name) for name in ("max_tokens", "max_completion_tokens")]
+    max_tokens = max((bound for bound in bounds if bound is not None), default=None)
     forwarded = {key: value for key, value in payload.items() if key not in GATEWAY_FIELDS}
     return ChatRequest(
         model=model.strip(),
