@@ -1,3 +1,4 @@
+import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -102,26 +103,67 @@ def live_catalog(transactional_db: None, simulator_url: str) -> str:
     return simulator_url
 
 
-@pytest.fixture(scope="session")
-def _gateway_process(committed: Committed, simulator_url: str, logs_dir: Path) -> Iterator[str]:
+@dataclass(frozen=True)
+class LiveGateway:
+    url: str
+    server: ServerProcess
+
+
+def _gateway_start(name: str, simulator_url: str, logs_dir: Path, **env: str) -> LiveGateway:
+    """A gateway process on the test database (the caller stops it); `env` overrides settings."""
     from django.db import connection
 
     port = free_port()
-    env = child_env(
-        DATABASE_URL=database_url(dict(connection.settings_dict), connection.vendor),
-        SIMULATOR_URL=simulator_url,
+    defaults = {
+        "DATABASE_URL": database_url(dict(connection.settings_dict), connection.vendor),
+        "SIMULATOR_URL": simulator_url,
         # The catalog is reloaded for every test, so the gateway must not keep a stale copy.
-        CATALOG_CACHE_TTL_S="0",
-    )
+        "CATALOG_CACHE_TTL_S": "0",
+    }
+    child = child_env(**{**defaults, **env})
     args = python_args("-m", "uvicorn", "marketplace.asgi:application", "--port", str(port),
                        "--no-access-log", "--timeout-graceful-shutdown", "5")  # fmt: skip
-    server = ServerProcess("gateway", args, env, logs_dir)
-    url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(name, args, child, logs_dir)
+    gateway = LiveGateway(url=f"http://127.0.0.1:{port}", server=server)
     try:
-        server.wait_until_ready(f"{url}/api/v1/models")
-        yield url
-    finally:
+        server.wait_until_ready(f"{gateway.url}/api/v1/models")
+    except BaseException:
         server.stop()
+        raise
+    return gateway
+
+
+@pytest.fixture(scope="session")
+def _gateway_process(committed: Committed, simulator_url: str, logs_dir: Path) -> Iterator[str]:
+    gateway = _gateway_start("gateway", simulator_url, logs_dir)
+    try:
+        yield gateway.url
+    finally:
+        gateway.server.stop()
+
+
+GatewayFactory = Callable[..., LiveGateway]
+_extra_gateways = itertools.count(1)
+
+
+@pytest.fixture
+def start_gateway(
+    committed: Committed, simulator_url: str, logs_dir: Path
+) -> Iterator[GatewayFactory]:
+    """Start more gateway processes on the test database, e.g. `start_gateway(HOLD_TTL_S="2")`;
+    each is stopped after the test (a test may also kill one itself)."""
+    started: list[LiveGateway] = []
+
+    def start(**env: str) -> LiveGateway:
+        name = f"gateway-extra-{next(_extra_gateways)}"
+        started.append(_gateway_start(name, simulator_url, logs_dir, **env))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for gateway in started:
+            gateway.server.stop()
 
 
 @pytest.fixture

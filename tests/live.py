@@ -1,12 +1,15 @@
 """Real processes for end-to-end tests: the simulator and the gateway, over real HTTP."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +78,24 @@ def database_url(settings_dict: dict[str, object], vendor: str) -> str:
     host = settings_dict.get("HOST") or "127.0.0.1"
     port = settings_dict.get("PORT") or 5432
     return f"postgres://{credentials}{host}:{port}/{settings_dict['NAME']}"
+
+
+def eventually[T](check: Callable[[], T | None], *, timeout_s: float = 5.0, what: str = "") -> T:
+    """Poll `check` until it returns something truthy, and return that; fail after a deadline.
+
+    For effects that happen asynchronously in another process (a settle after a disconnect)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s: {what or check}; last: {result!r}")
+        time.sleep(0.05)
+
+
+def simulator_stats(simulator_url: str) -> dict[str, Any]:
+    """The simulator's counters: chat_requests, by_provider, abandoned_streams."""
+    with urllib.request.urlopen(f"{simulator_url}/_stats", timeout=5) as response:  # noqa: S310
+        stats: dict[str, Any] = json.load(response)
+    return stats

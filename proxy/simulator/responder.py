@@ -17,7 +17,7 @@ TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 DIRECTIVE_PATTERN = re.compile(
     r"\[sim:(?:status=(?P<status>\d{3})|cut=(?P<cut>\d+)|slow=(?P<slow>\d+)"
-    r"|(?P<flag>hang|malformed))\]"
+    r"|delay=(?P<delay>\d+)|(?P<flag>hang|malformed))\]"
 )
 # Every message carries a few tokens of role/separator framing, as in OpenAI's accounting.
 _MESSAGE_OVERHEAD_TOKENS = 3
@@ -48,6 +48,8 @@ class Directives:
     cut: int | None = None
     malformed: bool = False
     slow_ms: int = 0
+    # Milliseconds between streamed tokens (on top of the profile's generation speed).
+    delay_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +237,7 @@ def parse_directives(text: str) -> Directives:
 
 
 def _apply_directive(directives: Directives, match: re.Match[str]) -> Directives:
-    status, cut, slow, flag = match.group("status", "cut", "slow", "flag")
+    status, cut, slow, delay, flag = match.group("status", "cut", "slow", "delay", "flag")
     if status is not None:
         # Only error statuses make sense to force; anything else is ignored (but stripped).
         return replace(directives, status=int(status)) if 400 <= int(status) <= 599 else directives
@@ -243,6 +245,8 @@ def _apply_directive(directives: Directives, match: re.Match[str]) -> Directives
         return replace(directives, cut=int(cut))
     if slow is not None:
         return replace(directives, slow_ms=int(slow))
+    if delay is not None:
+        return replace(directives, delay_ms=int(delay))
     if flag == "hang":
         return replace(directives, hang=True)
     return replace(directives, malformed=True)

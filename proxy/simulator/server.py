@@ -9,7 +9,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -48,10 +48,18 @@ class SimulatorConfig:
     fault_scale: float
 
 
+@dataclass(slots=True)
+class SimulatorStats:
+    """What really reached "upstream", so tests can see it: chat requests per provider, and
+    streams whose client went away before the end (proof that a gateway closed its upstream)."""
+
+    chat_requests: Counter[str] = field(default_factory=Counter)
+    abandoned_streams: int = 0
+
+
 CONFIG_KEY = web.AppKey("simulator_config", SimulatorConfig)
 RNG_KEY = web.AppKey("simulator_rng", random.Random)
-# Chat requests received per provider, so tests can see what really reached "upstream".
-STATS_KEY = web.AppKey("simulator_stats", Counter[str])
+STATS_KEY = web.AppKey("simulator_stats", SimulatorStats)
 
 
 def make_app(
@@ -63,7 +71,7 @@ def make_app(
     app[CONFIG_KEY] = SimulatorConfig(latency_scale=latency_scale, fault_scale=fault_scale)
     # One seeded generator per app makes the sequence of random faults reproducible.
     app[RNG_KEY] = random.Random(seed)
-    app[STATS_KEY] = Counter()
+    app[STATS_KEY] = SimulatorStats()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/_stats", stats)
     app.router.add_post("/{provider}/v1/chat/completions", chat_completions)
@@ -80,7 +88,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     counts = request.app[STATS_KEY]
-    return json_response({"chat_requests": sum(counts.values()), "by_provider": dict(counts)})
+    return json_response(
+        {
+            "chat_requests": counts.chat_requests.total(),
+            "by_provider": dict(counts.chat_requests),
+            "abandoned_streams": counts.abandoned_streams,
+        }
+    )
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -94,7 +108,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     provider = provider_by_slug(request.match_info["provider"])
     if provider is None:
         return unknown_provider_response(request.match_info["provider"])
-    request.app[STATS_KEY][provider.slug] += 1
+    request.app[STATS_KEY].chat_requests[provider.slug] += 1
     try:
         chat = parse_chat_request(await request.read())
     except InvalidChatRequest as exc:
@@ -143,11 +157,13 @@ class _Timing:
     def of(
         cls, config: SimulatorConfig, provider: SimulatedProvider, directives: Directives
     ) -> "_Timing":
-        # [sim:slow] is deliberately unscaled so tests running at latency_scale=0 can use it.
+        # [sim:slow] and [sim:delay] are deliberately unscaled so tests running at
+        # latency_scale=0 can use them. A non-streamed answer takes as long as its stream would.
         ttft = provider.ttft_ms * config.latency_scale / 1000
         return cls(
             first_token_s=ttft + directives.slow_ms / 1000,
-            between_tokens_s=config.latency_scale / provider.tokens_per_second,
+            between_tokens_s=config.latency_scale / provider.tokens_per_second
+            + directives.delay_ms / 1000,
         )
 
     def generation_s(self, tokens: int) -> float:
@@ -178,17 +194,23 @@ async def _stream(
     await _pause(timing.first_token_s)
     response = web.StreamResponse(headers=_SSE_HEADERS)
     await response.prepare(request)
-    await response.write(sse_event(chunk_body(meta, {"role": "assistant", "content": ""})))
-    deltas = completion.deltas if cut is None else completion.deltas[:cut]
-    for index, delta in enumerate(deltas):
-        await _pause(timing.between_tokens_s if index else 0)
-        await response.write(sse_event(chunk_body(meta, {"content": delta})))
-    if cut is not None:
-        return _drop_connection(request, response)
-    await response.write(sse_event(chunk_body(meta, {}, completion.finish_reason)))
-    if chat.include_usage:
-        await response.write(sse_event(usage_chunk_body(meta, completion)))
-    await response.write(SSE_DONE)
+    try:
+        await response.write(sse_event(chunk_body(meta, {"role": "assistant", "content": ""})))
+        deltas = completion.deltas if cut is None else completion.deltas[:cut]
+        for index, delta in enumerate(deltas):
+            await _pause(timing.between_tokens_s if index else 0)
+            await response.write(sse_event(chunk_body(meta, {"content": delta})))
+        if cut is not None:
+            return _drop_connection(request, response)
+        await response.write(sse_event(chunk_body(meta, {}, completion.finish_reason)))
+        if chat.include_usage:
+            await response.write(sse_event(usage_chunk_body(meta, completion)))
+        await response.write(SSE_DONE)
+    except (ConnectionResetError, asyncio.CancelledError):
+        # The client went away mid-stream: a write failed, or (with handler_cancellation)
+        # aiohttp cancelled this handler.
+        request.app[STATS_KEY].abandoned_streams += 1
+        raise
     return response
 
 

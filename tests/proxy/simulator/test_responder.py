@@ -103,6 +103,9 @@ def test_plan_completion_truncates_at_max_tokens() -> None:
         ("[sim:cut=3]", Directives(cut=3)),
         ("[sim:malformed]", Directives(malformed=True)),
         ("[sim:slow=250][sim:slow=50][sim:cut=0]", Directives(slow_ms=50, cut=0)),
+        ("[sim:delay=120]", Directives(delay_ms=120)),
+        ("[sim:delay=5] [sim:slow=7] [sim:delay=9]", Directives(slow_ms=7, delay_ms=9)),
+        ("[sim:delay=] [sim:delay=-1]", Directives()),
         ("[sim:bogus] [sim:cut=x]", Directives()),
     ],
 )
@@ -112,6 +115,11 @@ def test_parse_directives(text: str, expected: Directives) -> None:
 
 def test_strip_directives_leaves_unknown_brackets() -> None:
     assert strip_directives("a [sim:hang]b [sim:bogus]") == "a b [sim:bogus]"
+
+
+def test_the_delay_directive_is_not_echoed() -> None:
+    messages = [{"role": "user", "content": "go [sim:delay=100] on"}]
+    assert reply_text(messages, NIMBUS) == "Hello from Nimbus Cloud. You said: go on"
 
 
 @pytest.mark.parametrize(
