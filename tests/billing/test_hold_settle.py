@@ -15,7 +15,7 @@ from marketplace.accounts.models import User
 from marketplace.asyncdb import DjangoConnectionDb
 from marketplace.keys.models import ApiKey
 from marketplace.keys.periods import EPOCH, period_start
-from marketplace.keys.services import api_key_create
+from marketplace.keys.services import api_key_create, api_key_limit_set
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +221,19 @@ def test_holds_expire_releases_only_open_holds_past_expiry(wallet, key):
     assert holds_expire(now=NOW) == 0
     assert holds_expire(now=NOW + timedelta(seconds=1)) == 1
     assert (_wallet(wallet), _key(key)) == ((960, 300), (300, 40, 40))
+
+
+def test_changing_a_keys_reset_period_keeps_its_limit_enforced(wallet):
+    """From daily to never: the period restarts at zero, and the limit holds from then on."""
+    credits_grant(user=wallet.user, amount_nanos=5000)
+    daily = api_key_create(user=wallet.user, name="d", limit_nanos=1000, limit_reset="daily")[0]
+    _open("gen-d", wallet, daily, 400, period=period_start("daily", NOW))
+    assert _settle("gen-d", daily, 300) is True
+
+    api_key_limit_set(api_key=daily, limit_nanos=1000, limit_reset="")
+    _open("gen-n1", wallet, daily, 600)
+    assert _settle("gen-n1", daily, 600) is True
+
+    assert ApiKey.objects.get(pk=daily.pk).period_usage_nanos == 600
+    assert _refusal("gen-n2", wallet, daily, 401) == "key_limit_exceeded"
+    _open("gen-n3", wallet, daily, 400)
