@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from catalog.models import Endpoint
+from catalog.selectors import price_rank
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -99,3 +102,14 @@ def simulator_stats(simulator_url: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{simulator_url}/_stats", timeout=5) as response:  # noqa: S310
         stats: dict[str, Any] = json.load(response)
     return stats
+
+
+def cheapest_endpoint(model_slug: str) -> Endpoint:
+    """The endpoint the gateway routes a model to: the active one with the lowest price rank."""
+    endpoints = Endpoint.objects.filter(
+        model__slug=model_slug, is_active=True, provider__is_active=True
+    ).select_related("provider")
+    return min(
+        endpoints,
+        key=lambda e: price_rank(e.prompt_usd_per_mtok, e.completion_usd_per_mtok, e.request_usd),
+    )

@@ -12,10 +12,9 @@ import pytest
 
 from billing.models import Generation
 from billing.money import usd_to_nanos
-from catalog.models import Endpoint
-from catalog.selectors import price_rank
 from proxy.simulator.profiles import provider_by_slug
 from proxy.simulator.responder import plan_completion, prompt_tokens
+from tests.live import cheapest_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,16 +65,6 @@ def stream_events(response: httpx.Response) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in lines[:-1]]
 
 
-def cheapest_endpoint() -> Endpoint:
-    endpoints = Endpoint.objects.filter(
-        model__slug=MODEL, is_active=True, provider__is_active=True
-    ).select_related("provider")
-    return min(
-        endpoints,
-        key=lambda e: price_rank(e.prompt_usd_per_mtok, e.completion_usd_per_mtok, e.request_usd),
-    )
-
-
 @pytest.mark.parametrize(
     ("stream", "max_tokens"),
     [(False, None), (True, None), (False, 3), (True, 3)],
@@ -83,7 +72,7 @@ def cheapest_endpoint() -> Endpoint:
 )
 def test_a_generation_reports_what_its_response_said(gateway_url, make_account, stream, max_tokens):
     alice = make_account("1")
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     simulated = provider_by_slug(endpoint.provider.slug)
     assert simulated is not None
     planned = plan_completion(MESSAGES, simulated, max_tokens)

@@ -19,9 +19,9 @@ from billing.money import (
     usd_to_nanos,
 )
 from catalog.models import Endpoint
-from catalog.selectors import price_rank
 from proxy.simulator.profiles import provider_by_slug
 from proxy.simulator.responder import plan_completion, prompt_tokens
+from tests.live import cheapest_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,17 +62,6 @@ def refusal(response: httpx.Response) -> dict[str, Any]:
     return error
 
 
-def cheapest_endpoint() -> Endpoint:
-    """The endpoint the gateway routes MODEL to: the active one with the lowest price rank."""
-    endpoints = Endpoint.objects.filter(
-        model__slug=MODEL, is_active=True, provider__is_active=True
-    ).select_related("provider")
-    return min(
-        endpoints,
-        key=lambda e: price_rank(e.prompt_usd_per_mtok, e.completion_usd_per_mtok, e.request_usd),
-    )
-
-
 def prices_of(endpoint: Endpoint) -> Prices:
     return Prices(
         endpoint.prompt_usd_per_mtok, endpoint.completion_usd_per_mtok, endpoint.request_usd
@@ -106,7 +95,7 @@ def assert_nothing_left_behind(user_id: int, balance_nanos: int) -> None:
 def test_a_small_wallet_is_told_the_max_tokens_it_can_afford(gateway_url, make_account, stream):
     credit = usd_to_nanos("0.001")
     alice = make_account("0.001")
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     body = request_body(HUGE, stream=stream)
     can_afford = affordable(endpoint, body, available_nanos=credit, limit=HUGE)
     # The setup must fall between "nothing" and "everything" for the hint to mean anything.
@@ -123,7 +112,7 @@ def test_a_small_wallet_is_told_the_max_tokens_it_can_afford(gateway_url, make_a
 def test_the_affordable_max_tokens_is_exactly_the_edge(gateway_url, make_account, wallet_balance):
     credit = usd_to_nanos("0.001")
     alice = make_account("0.001")
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     prices, fee_bps = prices_of(endpoint), fee_bps_of(endpoint)
     can_afford = affordable(endpoint, request_body(HUGE), available_nanos=credit, limit=HUGE)
     assert refusal(chat(gateway_url, alice.api_key, request_body(HUGE)))["metadata"] == {
@@ -173,7 +162,7 @@ def test_the_affordable_max_tokens_is_exactly_the_edge(gateway_url, make_account
 def test_without_max_tokens_the_whole_output_window_is_held(gateway_url, make_account):
     credit = usd_to_nanos("0.001")
     alice = make_account("0.001")
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     body = request_body()
     can_afford = affordable(
         endpoint, body, available_nanos=credit, limit=endpoint.max_output_tokens
@@ -195,7 +184,7 @@ def test_a_wallet_that_cannot_pay_even_the_prompt_gets_no_afford_hint(
     gateway_url, make_account, usd
 ):
     alice = make_account(usd)
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     body = request_body(HUGE)
     # Not even zero completion tokens fit: there is no smaller max_tokens to suggest.
     assert affordable(endpoint, body, available_nanos=usd_to_nanos(usd), limit=HUGE) == 0
@@ -219,7 +208,7 @@ def test_the_hold_covers_the_larger_of_two_output_bounds(
     max_completion_tokens), so only the larger one bounds what the request can cost."""
     credit = usd_to_nanos("0.001")
     alice = make_account("0.001")
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     body = orjson.dumps({"model": MODEL, "messages": MESSAGES, small: 1, large: HUGE})
     can_afford = affordable(endpoint, body, available_nanos=credit, limit=HUGE)
     assert 0 < can_afford < HUGE

@@ -16,14 +16,13 @@ from django.db.models import Sum
 from billing.models import Generation, Hold, LedgerEntry
 from billing.money import Prices, Usage, hold_bound_nanos, usage_charge, usd_to_nanos
 from billing.services import wallet_credit
-from catalog.models import Endpoint
-from catalog.selectors import price_rank
 from marketplace.accounts.models import User
 from marketplace.keys.models import ApiKey
 from marketplace.keys.periods import period_start
 from marketplace.keys.services import api_key_create
 from proxy.simulator.profiles import provider_by_slug
 from proxy.simulator.responder import plan_completion, prompt_tokens
+from tests.live import cheapest_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,19 +76,9 @@ def add_key(user_id: int, *, limit_nanos: int | None, limit_reset: str = "") -> 
     )
 
 
-def cheapest_endpoint() -> Endpoint:
-    endpoints = Endpoint.objects.filter(
-        model__slug=MODEL, is_active=True, provider__is_active=True
-    ).select_related("provider")
-    return min(
-        endpoints,
-        key=lambda e: price_rank(e.prompt_usd_per_mtok, e.completion_usd_per_mtok, e.request_usd),
-    )
-
-
 def pricing() -> tuple[Prices, int]:
     """The prices and fee (basis points) of the endpoint MODEL is routed to."""
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     prices = Prices(
         endpoint.prompt_usd_per_mtok, endpoint.completion_usd_per_mtok, endpoint.request_usd
     )
@@ -107,7 +96,7 @@ def hold_of(body: bytes) -> int:
 
 def hold_and_charge() -> tuple[int, int]:
     """What one request of BODY holds, and what it is charged (the simulator is deterministic)."""
-    endpoint = cheapest_endpoint()
+    endpoint = cheapest_endpoint(MODEL)
     prices, fee_bps = pricing()
     hold = hold_of(BODY)
     simulated = provider_by_slug(endpoint.provider.slug)
