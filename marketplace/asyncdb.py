@@ -39,8 +39,6 @@ class AsyncDb(Protocol):
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
-
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
         """Run statements in one transaction; return each one's first row (None if none).
 
@@ -83,12 +81,6 @@ class PostgresDb:
                 raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
             return await cursor.fetchone()
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        pool = await self._ready()
-        async with pool.connection() as conn:
-            cursor = await conn.execute(sql, params)
-            return await cursor.fetchall()
-
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
         pool = await self._ready()
         rows: list[Row | None] = [None] * len(statements)
@@ -112,13 +104,14 @@ class PostgresDb:
             await self._pool.close()
 
 
-def _sqlite_fetch(sql: str, params: Sequence[Any], many: bool) -> Any:
+def _sqlite_fetch(sql: str, params: Sequence[Any]) -> Row | None:
     with connection.cursor() as cursor:
         try:
             cursor.execute(sql, params)
         except IntegrityError as exc:
             raise DatabaseRefusal(str(exc)) from exc
-        return cursor.fetchall() if many else cursor.fetchone()
+        row: Row | None = cursor.fetchone()
+        return row
 
 
 def _sqlite_transaction(statements: Sequence[Statement]) -> list[Row | None]:
@@ -146,12 +139,8 @@ class DjangoConnectionDb:
         return str(connection.vendor)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = await sync_to_async(_sqlite_fetch)(sql, params, False)
+        row: Row | None = await sync_to_async(_sqlite_fetch)(sql, params)
         return row
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        rows: list[Row] = await sync_to_async(_sqlite_fetch)(sql, params, True)
-        return rows
 
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
         return await sync_to_async(_sqlite_transaction)(statements)

@@ -7,14 +7,14 @@ from typing import Any
 import httpx
 import orjson
 
-from billing.money import Charge, Usage, format_usd
+from billing.money import format_usd
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
 from proxy.auth import authenticate
 from proxy.chat_request import ChatRequest, chat_request_parse
 from proxy.errors import ModelNotFound, NoProviderAvailable, UpstreamError, UpstreamTimeout
 from proxy.gateway import Gateway
-from proxy.metering import Call, generation_id_new
+from proxy.metering import Bill, Call, generation_id_new
 from proxy.providers import openai_compat
 from proxy.streaming import relay_stream
 
@@ -95,13 +95,12 @@ async def _relay_completion(call: Call, send: Send) -> None:
     outcome.usage = openai_compat.usage_from(payload)
     outcome.native_finish_reason = choices[0].get("finish_reason") if choices else None
     outcome.upstream_id = str(payload.get("id", ""))
-    charge = await call.settle(completion_bytes=_completion_text_bytes(payload))
-    usage, _ = call.billed_usage(_completion_text_bytes(payload))
+    bill = await call.settle(completion_bytes=_completion_text_bytes(payload))
     out_headers = (*JSON_HEADERS, (b"x-generation-id", call.generation_id.encode()))
-    await send_response(send, 200, _client_body(call, payload, usage, charge), headers=out_headers)
+    await send_response(send, 200, _client_body(call, payload, bill), headers=out_headers)
 
 
-def _client_body(call: Call, payload: dict[str, Any], usage: Usage, charge: Charge) -> bytes:
+def _client_body(call: Call, payload: dict[str, Any], bill: Bill) -> bytes:
     for choice in payload["choices"]:
         choice["native_finish_reason"] = choice.get("finish_reason")
         choice["finish_reason"] = openai_compat.finish_reason_normalize(choice.get("finish_reason"))
@@ -109,10 +108,10 @@ def _client_body(call: Call, payload: dict[str, Any], usage: Usage, charge: Char
                    provider=call.endpoint.provider_name)  # fmt: skip
     payload["usage"] = {
         **(payload.get("usage") or {}),
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "cost": orjson.Fragment(format_usd(charge.total_nanos)),
+        "prompt_tokens": bill.usage.prompt_tokens,
+        "completion_tokens": bill.usage.completion_tokens,
+        "total_tokens": bill.usage.total_tokens,
+        "cost": orjson.Fragment(format_usd(bill.charge.total_nanos)),
         "is_byok": False,
     }
     return orjson.dumps(payload)

@@ -45,6 +45,14 @@ def tokens_estimate(byte_count: int) -> int:
     return -(-byte_count // _BYTES_PER_TOKEN_ESTIMATE)
 
 
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """What a settled request was billed: the usage counted, and what the user paid for it."""
+
+    usage: Usage
+    charge: Charge
+
+
 @dataclass
 class Outcome:
     """What happened upstream, filled in as the response is relayed."""
@@ -69,7 +77,7 @@ class Call:
     generation_id: str
     started_at: float
     outcome: Outcome = field(default_factory=Outcome)
-    charge: Charge | None = None  # set once settled
+    bill: Bill | None = None  # set once settled
 
     @property
     def prices(self) -> Prices:
@@ -155,15 +163,15 @@ class Call:
         )
         return estimate, True
 
-    async def settle(self, completion_bytes: int = 0) -> Charge:
-        """Charge the outcome and close the hold (once); returns what the user paid."""
-        if self.charge is not None:
-            return self.charge
+    async def settle(self, completion_bytes: int = 0) -> Bill:
+        """Charge the outcome and close the hold (once); returns what was billed."""
+        if self.bill is not None:
+            return self.bill
         usage, estimated = self.billed_usage(completion_bytes)
         # Zero-completion insurance: no output and no finish (or a failure) costs nothing.
         finished = self.outcome.native_finish_reason and not self.outcome.failed
         charge = self.charge_for(usage) if usage.completion_tokens or finished else NO_CHARGE
-        self.charge = charge
+        self.bill = Bill(usage=usage, charge=charge)
         record = self._record(usage, estimated, charge)
         try:
             # Shielded: a disconnect or cancellation must not lose the charge for what was used.
@@ -171,7 +179,7 @@ class Call:
         except Exception:
             logger.exception("usage settle failed; the hold expires unsettled: %r", record)
             raise
-        return charge
+        return self.bill
 
     def charge_for(self, usage: Usage) -> Charge:
         return usage_charge(usage, self.prices, fee_bps=self.fee_bps)

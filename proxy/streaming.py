@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import orjson
 
-from billing.money import Charge, Usage, format_usd
+from billing.money import format_usd
 from proxy.asgi_io import Receive, Send, end_stream, send_chunk, start_stream
 from proxy.errors import UpstreamError
-from proxy.metering import Call
+from proxy.metering import Bill, Call
 from proxy.providers import openai_compat
 
 DONE_EVENT = b"data: [DONE]\n\n"
@@ -75,16 +75,16 @@ class StreamMeter:
                      provider=self.call.endpoint.provider_name)  # fmt: skip
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
-    def usage_event(self, usage: Usage, charge: Charge) -> bytes:
+    def usage_event(self, bill: Bill) -> bytes:
         chunk = {
             "object": "chat.completion.chunk",
             "created": self.created,
             "choices": [],
             "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-                "cost": orjson.Fragment(format_usd(charge.total_nanos)),
+                "prompt_tokens": bill.usage.prompt_tokens,
+                "completion_tokens": bill.usage.completion_tokens,
+                "total_tokens": bill.usage.total_tokens,
+                "cost": orjson.Fragment(format_usd(bill.charge.total_nanos)),
                 "is_byok": False,
             },
         }
@@ -195,13 +195,12 @@ async def relay_stream(call: Call, receive: Receive, send: Send) -> None:
         finally:
             await events.aclose()
     call.outcome.failed = failure is not None
-    charge = await call.settle(completion_bytes=meter.completion_bytes)
+    bill = await call.settle(completion_bytes=meter.completion_bytes)
     if call.outcome.cancelled:
         return  # nobody is listening
     if failure:
         await send_chunk(send, meter.error_event(failure))
     else:
-        usage, _ = call.billed_usage(meter.completion_bytes)
-        await send_chunk(send, meter.usage_event(usage, charge))
+        await send_chunk(send, meter.usage_event(bill))
         await send_chunk(send, DONE_EVENT)
     await end_stream(send)
