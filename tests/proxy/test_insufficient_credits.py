@@ -91,6 +91,12 @@ def assert_nothing_left_behind(user_id: int, balance_nanos: int) -> None:
     assert not LedgerEntry.objects.filter(wallet__user_id=user_id, kind="usage").exists()
 
 
+def assert_afford_hint(error: dict[str, Any], can_afford: int) -> None:
+    hint = f"You requested up to {HUGE} tokens, but can only afford {can_afford}."
+    assert hint in error["message"]
+    assert error["metadata"] == {"limit_source": "credits", "affordable_max_tokens": can_afford}
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_a_small_wallet_is_told_the_max_tokens_it_can_afford(gateway_url, make_account, stream):
     credit = usd_to_nanos("0.001")
@@ -103,9 +109,7 @@ def test_a_small_wallet_is_told_the_max_tokens_it_can_afford(gateway_url, make_a
 
     error = refusal(chat(gateway_url, alice.api_key, body))
 
-    hint = f"You requested up to {HUGE} tokens, but can only afford {can_afford}."
-    assert hint in error["message"]
-    assert error["metadata"] == {"limit_source": "credits", "affordable_max_tokens": can_afford}
+    assert_afford_hint(error, can_afford)
     assert_nothing_left_behind(alice.user_id, credit)
 
 
@@ -215,7 +219,5 @@ def test_the_hold_covers_the_larger_of_two_output_bounds(
 
     error = refusal(chat(gateway_url, alice.api_key, body))
 
-    hint = f"You requested up to {HUGE} tokens, but can only afford {can_afford}."
-    assert hint in error["message"]
-    assert error["metadata"] == {"limit_source": "credits", "affordable_max_tokens": can_afford}
+    assert_afford_hint(error, can_afford)
     assert_nothing_left_behind(alice.user_id, credit)
