@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -113,3 +113,13 @@ def cheapest_endpoint(model_slug: str) -> Endpoint:
         endpoints,
         key=lambda e: price_rank(e.prompt_usd_per_mtok, e.completion_usd_per_mtok, e.request_usd),
     )
+
+
+def read_events(lines: Iterator[str], count: int) -> list[str]:
+    """The next `count` SSE `data:` lines of a stream being read (other lines skipped)."""
+    events: list[str] = []
+    while len(events) < count:
+        line = next(lines)
+        if line.startswith("data: "):
+            events.append(line)
+    return events

@@ -14,7 +14,7 @@ from catalog.selectors import routable_endpoints
 from proxy.metering import tokens_estimate
 from proxy.simulator.profiles import provider_by_slug
 from proxy.simulator.responder import plan_completion
-from tests.live import eventually, simulator_stats
+from tests.live import eventually, read_events, simulator_stats
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,11 +46,7 @@ def test_a_client_hanging_up_mid_stream_is_billed_for_what_was_generated(
         assert response.status_code == 200
         generation_id = response.headers["x-generation-id"]
         lines = response.iter_lines()
-        events: list[str] = []
-        while len(events) < 3:  # the role chunk and two tokens
-            line = next(lines)
-            if line.startswith("data: "):
-                events.append(line)
+        read_events(lines, 3)  # the role chunk and two tokens
     # Leaving the block unread closes the connection.
 
     generation = eventually(

@@ -12,7 +12,7 @@ from billing.models import Generation, Hold, LedgerEntry, Wallet
 from billing.money import usd_to_nanos
 from billing.selectors import ledger_mismatches
 from billing.services import holds_expire
-from tests.live import eventually, simulator_stats
+from tests.live import eventually, read_events, simulator_stats
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,11 +43,7 @@ def test_a_killed_gateways_hold_expires_and_nothing_is_charged(
     ):
         assert response.status_code == 200
         lines = response.iter_lines()
-        events: list[str] = []
-        while len(events) < 2:  # the role chunk and the first token
-            line = next(lines)
-            if line.startswith("data: "):
-                events.append(line)
+        read_events(lines, 2)  # the role chunk and the first token
         gateway.server.process.send_signal(signal.SIGKILL)
         assert gateway.server.process.wait(timeout=10) == -signal.SIGKILL
         with pytest.raises(httpx.TransportError):
