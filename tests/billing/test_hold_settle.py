@@ -9,9 +9,8 @@ from django.db import transaction
 
 from billing.models import Generation, Hold, LedgerEntry, Wallet
 from billing.money import Charge, Usage
-from billing.services import credits_grant, holds_expire, wallet_get_or_create
+from billing.services import credits_grant, holds_expire
 from billing.usage import HoldRefused, HoldRequest, UsageRecord, hold_open, usage_settle
-from marketplace.accounts.models import User
 from marketplace.asyncdb import DjangoConnectionDb
 from marketplace.keys.models import ApiKey
 from marketplace.keys.periods import EPOCH, period_start
@@ -21,19 +20,6 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime(2030, 6, 2, 15, 30, tzinfo=UTC)
 TTL = timedelta(minutes=5)
-
-
-@pytest.fixture
-def wallet() -> Wallet:
-    """A wallet holding 1000 nanos."""
-    user = User.objects.create_user(email="holds@example.com")
-    credits_grant(user=user, amount_nanos=1000)
-    return wallet_get_or_create(user=user)
-
-
-@pytest.fixture
-def key(wallet: Wallet) -> ApiKey:
-    return api_key_create(user=wallet.user, name="unlimited")[0]
 
 
 def _open(

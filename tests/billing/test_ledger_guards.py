@@ -12,8 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.models import Hold, LedgerEntry, Wallet
-from billing.services import credits_grant, wallet_get_or_create
-from marketplace.accounts.models import User
+from billing.services import credits_grant
 from marketplace.asyncdb import db_time
 from marketplace.keys.models import ApiKey
 from marketplace.keys.periods import EPOCH
@@ -33,19 +32,6 @@ INSERT_HOLD = (
 SETTLE = (
     "UPDATE billing_hold SET status = 'settled', charge_nanos = %s, closed_at = %s WHERE id = %s"
 )
-
-
-@pytest.fixture
-def wallet() -> Wallet:
-    """A wallet holding 1000 nanos."""
-    user = User.objects.create_user(email="guards@example.com")
-    credits_grant(user=user, amount_nanos=1000)
-    return wallet_get_or_create(user=user)
-
-
-@pytest.fixture
-def key(wallet: Wallet) -> ApiKey:
-    return api_key_create(user=wallet.user, name="unlimited")[0]
 
 
 @pytest.fixture
