@@ -6,20 +6,20 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from catalog.models import Endpoint, Model
 from catalog.pricing import price_per_token
-from catalog.selectors import models_with_endpoints
+from catalog.selectors import CatalogEntry, catalog_entries
 
 
-def _model_payload(model: Model, endpoints: list[Endpoint]) -> dict[str, Any]:
+def _model_payload(entry: CatalogEntry) -> dict[str, Any]:
+    model, endpoints = entry.model, entry.endpoints
     top = endpoints[0]
     parameters = sorted({p for e in endpoints for p in e.supported_parameters})
     modality = f"{'+'.join(model.input_modalities)}->{'+'.join(model.output_modalities)}"
     return {
-        "id": model.slug,
+        "id": entry.slug,
         "canonical_slug": model.slug,
         "hugging_face_id": None,
-        "name": model.name,
+        "name": f"{model.name} (free)" if entry.variant else model.name,
         "object": "model",
         "owned_by": model.slug.split("/", 1)[0],
         "created": int(model.created_at.timestamp()),
@@ -44,7 +44,7 @@ def _model_payload(model: Model, endpoints: list[Endpoint]) -> dict[str, Any]:
         },
         "per_request_limits": None,
         "supported_parameters": parameters,
-        "links": {"details": f"/api/v1/models/{model.slug}/endpoints"},
+        "links": {"details": f"/api/v1/models/{entry.slug}/endpoints"},
     }
 
 
@@ -52,5 +52,5 @@ def _model_payload(model: Model, endpoints: list[Endpoint]) -> dict[str, Any]:
 @csrf_exempt
 @require_GET
 def model_list(request: HttpRequest) -> JsonResponse:
-    data = [_model_payload(model, endpoints) for model, endpoints in models_with_endpoints()]
+    data = [_model_payload(entry) for entry in catalog_entries()]
     return JsonResponse({"object": "list", "data": data, "total_count": len(data)})

@@ -4,8 +4,18 @@ served by the simulated providers, each at its own price so routing has a choice
 from dataclasses import dataclass
 from decimal import Decimal
 
-COMMON_PARAMETERS = ("max_tokens", "temperature", "top_p", "stop", "seed", "stream")
-TOOL_PARAMETERS = ("tools", "tool_choice", "response_format")
+COMMON_PARAMETERS = (
+    "max_tokens", "temperature", "top_p", "stop", "seed", "stream", "frequency_penalty",
+    "presence_penalty",
+)  # fmt: skip
+TOOL_PARAMETERS = ("tools", "tool_choice")
+STRUCTURED_OUTPUT_PARAMETERS = ("response_format", "structured_outputs")
+# Like real hosts, not every provider supports everything: routing must notice.
+PROVIDERS_WITHOUT_STRUCTURED_OUTPUT = frozenset({"quanta", "ember"})
+# How each provider serves open-weights models (closed models' quantization is unknown).
+OPEN_WEIGHTS_QUANTIZATION = {
+    "nimbus": "bf16", "lumen": "fp8", "quanta": "fp8", "ember": "bf16", "atlas": "fp16",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,9 @@ class DemoModel:
     # provider slug -> price multiplier against the list price
     providers: dict[str, Decimal]
     supports_tools: bool = True
+    open_weights: bool = False
+    # Providers that also serve a rate-limited free variant (`<slug>:free`) at price zero.
+    free_providers: tuple[str, ...] = ()
 
 
 DEMO_PROVIDERS = {
@@ -63,26 +76,28 @@ DEMO_MODELS = (
         "Meta's small open-weights instruction model.",
         131_072, 8_192, _D("0.02"), _D("0.05"), "Llama3",
         {"quanta": _D("1"), "ember": _D("1.5"), "atlas": _D("1.25")},
-        supports_tools=False,
+        supports_tools=False, open_weights=True, free_providers=("atlas",),
     ),
     DemoModel(
         "meta-llama/llama-3.1-70b-instruct", "Meta: Llama 3.1 70B Instruct",
         "Meta's large open-weights instruction model.",
         131_072, 8_192, _D("0.12"), _D("0.30"), "Llama3",
         {"quanta": _D("1"), "ember": _D("0.9"), "nimbus": _D("1.3")},
+        open_weights=True,
     ),
     DemoModel(
         "mistralai/mistral-small", "Mistral: Mistral Small",
         "Mistral's efficient model for low-latency workloads.",
         32_768, 8_192, _D("0.20"), _D("0.60"), "Mistral",
         {"atlas": _D("1"), "quanta": _D("0.8")},
+        open_weights=True,
     ),
     DemoModel(
         "mistralai/mistral-nemo", "Mistral: Mistral Nemo",
         "A 12B model built with NVIDIA, with a 128k context.",
         131_072, 8_192, _D("0.15"), _D("0.15"), "Mistral",
         {"atlas": _D("1"), "ember": _D("0.6")},
-        supports_tools=False,
+        supports_tools=False, open_weights=True, free_providers=("ember",),
     ),
     DemoModel(
         "google/gemini-2.0-flash", "Google: Gemini 2.0 Flash",
@@ -95,11 +110,13 @@ DEMO_MODELS = (
         "DeepSeek's general chat model.",
         64_000, 8_192, _D("0.27"), _D("1.10"), "DeepSeek",
         {"ember": _D("1"), "quanta": _D("1.1"), "lumen": _D("0.95")},
+        open_weights=True,
     ),
     DemoModel(
         "qwen/qwen-2.5-72b-instruct", "Qwen: Qwen2.5 72B Instruct",
         "Alibaba's large open-weights model, strong at coding and maths.",
         32_768, 8_192, _D("0.12"), _D("0.39"), "Qwen",
         {"quanta": _D("1"), "atlas": _D("1.2")},
+        open_weights=True,
     ),
 )  # fmt: skip

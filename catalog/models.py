@@ -53,8 +53,17 @@ class Provider(models.Model):
 
 
 class Endpoint(models.Model):
+    class Variant(models.TextChoices):
+        # Free endpoints are reached only as `<model>:free`, never by the plain model slug,
+        # so nobody lands on a rate-limited free tier by accident.
+        STANDARD = "", "Standard"
+        FREE = "free", "Free"
+
     model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="endpoints")
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="endpoints")
+    variant = models.CharField(
+        max_length=16, choices=Variant.choices, default=Variant.STANDARD, blank=True
+    )
     upstream_model_id = models.CharField(max_length=200)
     prompt_usd_per_mtok = models.DecimalField(max_digits=18, decimal_places=9)
     completion_usd_per_mtok = models.DecimalField(max_digits=18, decimal_places=9)
@@ -62,13 +71,17 @@ class Endpoint(models.Model):
     context_length = models.PositiveIntegerField()
     max_output_tokens = models.PositiveIntegerField()
     supported_parameters = models.JSONField(default=list)
-    quantization = models.CharField(max_length=16, blank=True)
+    quantization = models.CharField(
+        max_length=16, blank=True, help_text="e.g. fp8, bf16; empty = unknown"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ("model", "prompt_usd_per_mtok")
         constraints = [
-            models.UniqueConstraint(fields=["model", "provider"], name="endpoint_model_provider"),
+            models.UniqueConstraint(
+                fields=["model", "provider", "variant"], name="endpoint_model_provider_variant"
+            ),
             models.CheckConstraint(
                 condition=models.Q(prompt_usd_per_mtok__gte=0)
                 & models.Q(completion_usd_per_mtok__gte=0)

@@ -1,7 +1,9 @@
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import QuerySet
+
+from billing.money import Prices
 from catalog.models import Endpoint, Model
 
 
@@ -24,6 +26,16 @@ class RoutableEndpoint:
     max_output_tokens: int
     # The provider's own inference markup in basis points; None = the platform default.
     inference_fee_bps: int | None = None
+    variant: str = ""
+    quantization: str = ""
+    supported_parameters: frozenset[str] = frozenset()
+
+    @property
+    def prices(self) -> Prices:
+        return Prices(self.prompt_usd_per_mtok, self.completion_usd_per_mtok, self.request_usd)
+
+    def fee_bps(self, platform_fee_bps: int) -> int:
+        return platform_fee_bps if self.inference_fee_bps is None else self.inference_fee_bps
 
     @property
     def price_rank(self) -> tuple[Decimal, Decimal, Decimal]:
@@ -37,14 +49,14 @@ def price_rank(
     return (prompt_usd_per_mtok + completion_usd_per_mtok, request_usd, prompt_usd_per_mtok)
 
 
-def _active_endpoints() -> Iterable[Endpoint]:
+def _active_endpoints() -> "QuerySet[Endpoint]":
     return Endpoint.objects.filter(is_active=True, provider__is_active=True).select_related(
         "model", "provider"
     )
 
 
 def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:
-    """Every active endpoint, grouped by model slug, cheapest first."""
+    """Every active endpoint (all variants), grouped by model slug, cheapest first."""
     by_model: dict[str, list[RoutableEndpoint]] = {}
     for endpoint in _active_endpoints():
         by_model.setdefault(endpoint.model.slug, []).append(
@@ -63,6 +75,9 @@ def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:
                 context_length=endpoint.context_length,
                 max_output_tokens=endpoint.max_output_tokens,
                 inference_fee_bps=endpoint.provider.inference_fee_bps,
+                variant=endpoint.variant,
+                quantization=endpoint.quantization,
+                supported_parameters=frozenset(endpoint.supported_parameters),
             )
         )
     for endpoints in by_model.values():
@@ -70,12 +85,39 @@ def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:
     return by_model
 
 
-def models_with_endpoints() -> list[tuple[Model, list[Endpoint]]]:
-    """Models that have at least one active endpoint, each with its endpoints cheapest first."""
-    grouped: dict[int, tuple[Model, list[Endpoint]]] = {}
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """A model as the public catalog lists it: `author/name`, or `author/name:free` for its
+    free variant, with its active endpoints cheapest first."""
+
+    model: Model
+    variant: str
+    endpoints: list[Endpoint]
+
+    @property
+    def slug(self) -> str:
+        return f"{self.model.slug}:{self.variant}" if self.variant else self.model.slug
+
+
+def catalog_entries() -> list[CatalogEntry]:
+    """Every model (and variant) that has at least one active endpoint, by slug."""
+    grouped: dict[tuple[int, str], CatalogEntry] = {}
     for endpoint in _active_endpoints():
-        grouped.setdefault(endpoint.model_id, (endpoint.model, []))[1].append(endpoint)
-    result = sorted(grouped.values(), key=lambda pair: pair[0].slug)
-    for _, endpoints in result:
-        endpoints.sort(key=lambda e: e.prompt_usd_per_mtok + e.completion_usd_per_mtok)
-    return result
+        key = (endpoint.model_id, endpoint.variant)
+        entry = grouped.setdefault(key, CatalogEntry(endpoint.model, endpoint.variant, []))
+        entry.endpoints.append(endpoint)
+    for entry in grouped.values():
+        entry.endpoints.sort(key=lambda e: e.prompt_usd_per_mtok + e.completion_usd_per_mtok)
+    return sorted(grouped.values(), key=lambda entry: entry.slug)
+
+
+def catalog_entry(model_id: str) -> CatalogEntry | None:
+    """One catalog entry by its id (`author/name` or `author/name:free`), if it has endpoints."""
+    slug, _, variant = model_id.partition(":")
+    if variant not in ("", Endpoint.Variant.FREE):
+        return None
+    endpoints = list(_active_endpoints().filter(model__slug=slug, variant=variant))
+    if not endpoints:
+        return None
+    endpoints.sort(key=lambda e: e.prompt_usd_per_mtok + e.completion_usd_per_mtok)
+    return CatalogEntry(endpoints[0].model, variant, endpoints)

@@ -1,7 +1,16 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from catalog.demo import COMMON_PARAMETERS, DEMO_MODELS, DEMO_PROVIDERS, TOOL_PARAMETERS, DemoModel
+from catalog.demo import (
+    COMMON_PARAMETERS,
+    DEMO_MODELS,
+    DEMO_PROVIDERS,
+    OPEN_WEIGHTS_QUANTIZATION,
+    PROVIDERS_WITHOUT_STRUCTURED_OUTPUT,
+    STRUCTURED_OUTPUT_PARAMETERS,
+    TOOL_PARAMETERS,
+    DemoModel,
+)
 from catalog.models import Endpoint, Model, Provider
 
 # A fixed date keeps `created` stable across reloads of the demo catalog.
@@ -25,6 +34,10 @@ def demo_catalog_load(*, simulator_url: str) -> dict[str, int]:
         created["models"] += is_new
         for slug, multiplier in demo.providers.items():
             created["endpoints"] += _endpoint_upsert(model, providers[slug], demo, multiplier)
+        for slug in demo.free_providers:
+            created["endpoints"] += _endpoint_upsert(
+                model, providers[slug], demo, Decimal(0), variant=Endpoint.Variant.FREE
+            )
     return created
 
 
@@ -47,14 +60,31 @@ def _model_upsert(demo: DemoModel) -> tuple[Model, bool]:
     )
 
 
+def _demo_parameters(demo: DemoModel, provider: Provider) -> list[str]:
+    parameters = list(COMMON_PARAMETERS)
+    if demo.supports_tools:
+        parameters += TOOL_PARAMETERS
+    if provider.slug not in PROVIDERS_WITHOUT_STRUCTURED_OUTPUT:
+        parameters += STRUCTURED_OUTPUT_PARAMETERS
+    return parameters
+
+
 def _endpoint_upsert(
-    model: Model, provider: Provider, demo: DemoModel, multiplier: Decimal
+    model: Model,
+    provider: Provider,
+    demo: DemoModel,
+    multiplier: Decimal,
+    *,
+    variant: str = Endpoint.Variant.STANDARD,
 ) -> bool:
-    parameters = list(COMMON_PARAMETERS) + (list(TOOL_PARAMETERS) if demo.supports_tools else [])
+    parameters = _demo_parameters(demo, provider)
+    quantization = OPEN_WEIGHTS_QUANTIZATION[provider.slug] if demo.open_weights else ""
     _, is_new = Endpoint.objects.update_or_create(
         model=model,
         provider=provider,
+        variant=variant,
         defaults={
+            "quantization": quantization,
             "upstream_model_id": demo.slug.split("/", 1)[1],
             "prompt_usd_per_mtok": (demo.prompt_usd_per_mtok * multiplier).quantize(_PRICE_STEP),
             "completion_usd_per_mtok": (demo.completion_usd_per_mtok * multiplier).quantize(

@@ -10,7 +10,7 @@ from typing import Any
 
 import dj_database_url
 
-from marketplace.env import env_bool, env_int, env_list, env_str
+from marketplace.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SWITCHYARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -112,6 +112,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "holds-expire": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
     "ledger-check": {"task": "billing.tasks.ledger_check_task", "schedule": 600.0},
+    "probe-endpoints": {"task": "proxy.tasks.probe_endpoints_task", "schedule": 30.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -186,6 +187,30 @@ REQUEST_DEADLINE_S = env_int("REQUEST_DEADLINE_S", 600)
 UPSTREAM_CONNECT_TIMEOUT_S = env_int("UPSTREAM_CONNECT_TIMEOUT_S", 10)
 UPSTREAM_READ_TIMEOUT_S = env_int("UPSTREAM_READ_TIMEOUT_S", 300)
 UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 1000)
+# A provider that sends nothing for this long is skipped for the next one: the first event of a
+# stream, or the whole answer of a non-streamed request (which arrives all at once).
+UPSTREAM_FIRST_TOKEN_TIMEOUT_S = env_float("UPSTREAM_FIRST_TOKEN_TIMEOUT_S", 30)
+UPSTREAM_RESPONSE_TIMEOUT_S = env_float("UPSTREAM_RESPONSE_TIMEOUT_S", 300)
+# Largest provider answer (or single stream event) the gateway reads, in bytes.
+UPSTREAM_MAX_RESPONSE_BYTES = env_int("UPSTREAM_MAX_RESPONSE_BYTES", 32 * 1024 * 1024)
+# Most endpoints one request tries (all inside REQUEST_DEADLINE_S).
+ROUTING_MAX_ATTEMPTS = env_int("ROUTING_MAX_ATTEMPTS", 4)
+
+# Provider health: consecutive failures that eject an endpoint, its first cooldown (doubling on
+# each further ejection, up to the maximum), and how long a recovery trial may take.
+HEALTH_FAILURE_THRESHOLD = env_int("HEALTH_FAILURE_THRESHOLD", 3)
+HEALTH_BASE_COOLDOWN_S = env_float("HEALTH_BASE_COOLDOWN_S", 30)
+HEALTH_MAX_COOLDOWN_S = env_float("HEALTH_MAX_COOLDOWN_S", 600)
+HEALTH_TRIAL_TIMEOUT_S = env_float("HEALTH_TRIAL_TIMEOUT_S", 30)
+# Seconds a gateway reuses what it read of health (another replica's ejection reaches it then).
+HEALTH_SNAPSHOT_TTL_S = env_float("HEALTH_SNAPSHOT_TTL_S", 1)
+# Keys of the shared health state in Redis (replicas of one deployment share the prefix).
+HEALTH_REDIS_PREFIX = env_str("HEALTH_REDIS_PREFIX", "switchyard:health")
+# The prober checks recovering endpoints, and endpoints idle this long, every interval.
+HEALTH_PROBE_INTERVAL_S = env_float("HEALTH_PROBE_INTERVAL_S", 30)
+CELERY_BEAT_SCHEDULE["probe-endpoints"]["schedule"] = HEALTH_PROBE_INTERVAL_S
+HEALTH_PROBE_IDLE_S = env_float("HEALTH_PROBE_IDLE_S", 300)
+
 # Seconds a gateway process keeps its copy of the routable catalog.
 CATALOG_CACHE_TTL_S = env_int("CATALOG_CACHE_TTL_S", 5)
 # Largest request body the API accepts (bytes).

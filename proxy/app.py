@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from proxy.account import credits, generation, key_info
 from proxy.asgi_io import Message, Receive, Scope, Send, send_response
 from proxy.chat import chat_completions
+from proxy.endpoints_api import is_endpoints_path, model_endpoints
 from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
 from proxy.gateway import Gateway, gateway_create
 
@@ -21,6 +22,13 @@ ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/generation": ("GET", generation),
     "/api/v1/key": ("GET", key_info),
 }
+
+
+def _route(path: str) -> tuple[str, Handler] | None:
+    route = ROUTES.get(path)
+    if route is None and is_endpoints_path(path):
+        return "GET", model_endpoints
+    return route
 
 
 class _ResponseTracker:
@@ -45,7 +53,7 @@ class GatewayApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        route = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        route = _route(scope["path"]) if scope["type"] == "http" else None
         if route is None:
             await self.fallback(scope, receive, send)
             return
@@ -76,6 +84,7 @@ class GatewayApp:
             async with self._lock:
                 if self._gateway is None:
                     self._gateway = gateway_create()
+                    self._gateway.start_prober()
         return self._gateway
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -6,27 +6,60 @@ Changes made in the admin reach every gateway within `ttl_s` seconds.
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 
+from catalog.models import Provider
 from catalog.selectors import RoutableEndpoint, routable_endpoints
+from proxy.routing.plan import Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    endpoints: dict[str, list[RoutableEndpoint]] = field(default_factory=dict)
+    # Lower-cased slugs and display names of every provider -> slug.
+    provider_slugs: dict[str, str] = field(default_factory=dict)
+
+
+def _load() -> _Loaded:
+    providers = Provider.objects.values_list("slug", "name")
+    names = {name.lower(): slug for slug, name in providers}
+    return _Loaded(
+        endpoints=routable_endpoints(),
+        provider_slugs={**names, **{slug.lower(): slug for slug, _ in providers}},
+    )
 
 
 class CatalogCache:
     def __init__(self, *, ttl_s: int = 5) -> None:
         self._ttl_s = ttl_s
-        self._endpoints: dict[str, list[RoutableEndpoint]] = {}
+        self._loaded = _Loaded()
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
 
     async def endpoints_for(self, model_slug: str) -> list[RoutableEndpoint]:
+        return (await self._current()).endpoints.get(model_slug, [])
+
+    async def all_endpoints(self) -> list[RoutableEndpoint]:
+        return [e for group in (await self._current()).endpoints.values() for e in group]
+
+    async def routing_catalog(self, *, platform_fee_bps: int) -> Catalog:
+        loaded = await self._current()
+        return Catalog(
+            endpoints_of=lambda slug: loaded.endpoints.get(slug, []),
+            provider_slugs=loaded.provider_slugs,
+            platform_fee_bps=platform_fee_bps,
+        )
+
+    async def _current(self) -> _Loaded:
         if time.monotonic() >= self._expires_at:
             await self._refresh()
-        return self._endpoints.get(model_slug, [])
+        return self._loaded
 
     async def _refresh(self) -> None:
         async with self._lock:
             if time.monotonic() < self._expires_at:
                 return
-            self._endpoints = await sync_to_async(routable_endpoints)()
+            self._loaded = await sync_to_async(_load)()
             self._expires_at = time.monotonic() + self._ttl_s

@@ -1,11 +1,17 @@
 """Parsing and validation of `POST /chat/completions` bodies, before any upstream is called."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from proxy.errors import InvalidRequest
+from proxy.routing.preferences import (
+    ModelRef,
+    ProviderPreferences,
+    model_refs_parse,
+    preferences_parse,
+)
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # OpenRouter's own request fields: they steer the gateway and are never sent upstream.
@@ -13,17 +19,41 @@ GATEWAY_FIELDS = frozenset(
     {"provider", "models", "route", "transforms", "plugins", "usage", "session_id", "trace",
      "debug", "preset"}
 )  # fmt: skip
+# Request parameters a provider may or may not support (OpenRouter's `supported_parameters`).
+PARAMETERS = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "response_format", "structured_outputs",
+     "temperature", "top_p", "top_k", "min_p", "top_a", "stop", "seed", "max_tokens",
+     "frequency_penalty", "presence_penalty", "repetition_penalty", "logit_bias", "logprobs",
+     "top_logprobs", "reasoning", "include_reasoning", "web_search_options", "verbosity"}
+)  # fmt: skip
+_PARAMETER_ALIASES = {"max_completion_tokens": "max_tokens", "reasoning_effort": "reasoning"}
+# Without the provider's tokenizer, ~4 bytes of text per token is the usual rule of thumb.
+BYTES_PER_TOKEN_ESTIMATE = 4
+
+
+def tokens_estimate(byte_count: int) -> int:
+    return -(-byte_count // BYTES_PER_TOKEN_ESTIMATE)
 
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    model: str
+    # The models to try, in order: `model`, then the `models` fallbacks.
+    models: tuple[ModelRef, ...]
     stream: bool
     max_tokens: int | None
     # The body to forward (gateway-only fields removed); the adapter sets model and usage options.
     payload: dict[str, Any]
     # Byte length of the request body: a cheap upper bound of its prompt tokens.
     prompt_bytes: int
+    provider: ProviderPreferences = field(default_factory=ProviderPreferences)
+    # The request parameters it uses, under their canonical names.
+    parameters: frozenset[str] = frozenset()
+    # Estimated from the messages' text, to check which endpoints' context fits.
+    prompt_tokens_estimate: int = 0
+
+    @property
+    def model(self) -> str:
+        return str(self.models[0])
 
 
 def _positive_int(payload: dict[str, Any], name: str) -> int | None:
@@ -48,11 +78,12 @@ def _check_message(index: int, message: Any) -> None:
         raise InvalidRequest(f"messages[{index}].content must be a string or a list of parts")
 
 
-def _check_messages(messages: Any) -> None:
+def _check_messages(messages: Any) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' must be a non-empty array")
     for index, message in enumerate(messages):
         _check_message(index, message)
+    return messages
 
 
 def _load_object(body: bytes) -> dict[str, Any]:
@@ -65,12 +96,24 @@ def _load_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
+def _text_bytes(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content.encode())
+    if isinstance(content, list):
+        texts = (p.get("text") for p in content if isinstance(p, dict))
+        return sum(len(text.encode()) for text in texts if isinstance(text, str))
+    return 0
+
+
+def _parameters_used(payload: dict[str, Any]) -> frozenset[str]:
+    used = {_PARAMETER_ALIASES.get(name, name) for name, v in payload.items() if v is not None}
+    return frozenset(used & PARAMETERS)
+
+
 def chat_request_parse(body: bytes) -> ChatRequest:
     payload = _load_object(body)
-    model = payload.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("'model' is required and must be a string, e.g. 'openai/gpt-4o-mini'")
-    _check_messages(payload.get("messages"))
+    models = model_refs_parse(payload.get("model"), payload.get("models"))
+    messages = _check_messages(payload.get("messages"))
     stream = payload.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean")
@@ -79,10 +122,14 @@ def chat_request_parse(body: bytes) -> ChatRequest:
     bounds = [_positive_int(payload, name) for name in ("max_tokens", "max_completion_tokens")]
     max_tokens = max((bound for bound in bounds if bound is not None), default=None)
     forwarded = {key: value for key, value in payload.items() if key not in GATEWAY_FIELDS}
+    prompt_text_bytes = sum(_text_bytes(message.get("content")) for message in messages)
     return ChatRequest(
-        model=model.strip(),
+        models=models,
         stream=stream,
         max_tokens=max_tokens,
         payload=forwarded,
         prompt_bytes=len(body),
+        provider=preferences_parse(payload.get("provider")),
+        parameters=_parameters_used(forwarded),
+        prompt_tokens_estimate=tokens_estimate(prompt_text_bytes),
     )

@@ -53,9 +53,32 @@ class PayloadTooLarge(ApiError):
 
 
 class UpstreamError(ApiError):
-    """The provider failed or answered with something that is not a valid response."""
+    """The provider failed or answered with something that is not a valid response: the next
+    provider may do better."""
 
     status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        provider_status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.provider_status = provider_status  # the provider's HTTP status, if it sent one
+        self.retry_after_s = retry_after_s  # a 429's Retry-After
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.provider_status == 429
+
+
+class ProvidersRateLimited(ApiError):
+    """Every provider tried answered 429."""
+
+    status = 429
 
 
 class UpstreamRejected(ApiError):

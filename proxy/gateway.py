@@ -1,5 +1,8 @@
 """Per-process state of the gateway: shared connections, created once per event loop."""
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass, field
 
 import httpx
@@ -7,7 +10,12 @@ from django.conf import settings
 
 from marketplace.asyncdb import AsyncDb, asyncdb_create
 from proxy.catalog_cache import CatalogCache
+from proxy.health import BreakerPolicy, MemoryHealthStore, health_store_create
+from proxy.health_monitor import HealthMonitor
+from proxy.probe import probe_due_endpoints
 from proxy.upstream import upstream_client_create
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -15,14 +23,65 @@ class Gateway:
     db: AsyncDb
     client: httpx.AsyncClient
     catalog: CatalogCache = field(default_factory=CatalogCache)
+    health: HealthMonitor = field(
+        default_factory=lambda: HealthMonitor(MemoryHealthStore(policy=BreakerPolicy()))
+    )
     fee_bps: int = 0
     body_limit: int = 10 * 1024 * 1024
     hold_ttl_s: int = 900
     deadline_s: int = 600
+    max_attempts: int = 4
+    first_token_timeout_s: float = 30.0
+    response_timeout_s: float = 300.0
+    upstream_body_limit: int = 32 * 1024 * 1024
+    probe_interval_s: float = 30.0
+    probe_idle_s: float = 300.0
+    _prober: "asyncio.Task[None] | None" = None
+
+    def start_prober(self) -> None:
+        """Probe this process's endpoints itself when health is not shared: without Redis,
+        no Celery task can see (or update) what this process knows."""
+        if isinstance(self.health.store, MemoryHealthStore):
+            self._prober = asyncio.ensure_future(self._probe_forever())
+
+    async def _probe_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.probe_interval_s)
+            try:
+                await probe_due_endpoints(
+                    self.health.store,
+                    self.client,
+                    await self.catalog.all_endpoints(),
+                    idle_after_s=self.probe_idle_s,
+                    timeout_s=self.first_token_timeout_s,
+                )
+            except Exception:
+                logger.exception("probing endpoints failed")
 
     async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
+        await self.health.close()
         await self.client.aclose()
         await self.db.close()
+
+
+def breaker_policy() -> BreakerPolicy:
+    return BreakerPolicy(
+        failure_threshold=settings.HEALTH_FAILURE_THRESHOLD,
+        base_cooldown_s=settings.HEALTH_BASE_COOLDOWN_S,
+        max_cooldown_s=settings.HEALTH_MAX_COOLDOWN_S,
+        trial_timeout_s=settings.HEALTH_TRIAL_TIMEOUT_S,
+    )
+
+
+def health_monitor_create() -> HealthMonitor:
+    store = health_store_create(
+        redis_url=settings.REDIS_URL, prefix=settings.HEALTH_REDIS_PREFIX, policy=breaker_policy()
+    )
+    return HealthMonitor(store, snapshot_ttl_s=settings.HEALTH_SNAPSHOT_TTL_S)
 
 
 def gateway_create() -> Gateway:
@@ -30,8 +89,15 @@ def gateway_create() -> Gateway:
         db=asyncdb_create(),
         catalog=CatalogCache(ttl_s=settings.CATALOG_CACHE_TTL_S),
         client=upstream_client_create(),
+        health=health_monitor_create(),
         fee_bps=settings.INFERENCE_FEE_BPS,
         body_limit=settings.API_MAX_BODY_BYTES,
         hold_ttl_s=settings.HOLD_TTL_S,
         deadline_s=settings.REQUEST_DEADLINE_S,
+        max_attempts=settings.ROUTING_MAX_ATTEMPTS,
+        first_token_timeout_s=settings.UPSTREAM_FIRST_TOKEN_TIMEOUT_S,
+        response_timeout_s=settings.UPSTREAM_RESPONSE_TIMEOUT_S,
+        upstream_body_limit=settings.UPSTREAM_MAX_RESPONSE_BYTES,
+        probe_interval_s=settings.HEALTH_PROBE_INTERVAL_S,
+        probe_idle_s=settings.HEALTH_PROBE_IDLE_S,
     )

@@ -12,10 +12,10 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from billing.money import (
     Charge,
-    Prices,
     Usage,
     affordable_completion_tokens,
     format_usd,
@@ -26,23 +26,19 @@ from billing.usage import HoldRefused, HoldRequest, UsageRecord, hold_open, usag
 from catalog.selectors import RoutableEndpoint
 from marketplace.keys.periods import period_start
 from proxy.auth import Principal
-from proxy.chat_request import ChatRequest
+from proxy.chat_request import ChatRequest, tokens_estimate
 from proxy.errors import InsufficientCredits
 from proxy.gateway import Gateway
+from proxy.routing.plan import HEALTHY, RoutePlan, Vitals
+from proxy.routing.trace import Attempt, trace_payload
 
 logger = logging.getLogger(__name__)
 
-# Without a provider count, ~4 bytes of text per token is the usual rule of thumb.
-_BYTES_PER_TOKEN_ESTIMATE = 4
 NO_CHARGE = Charge(provider_cost_nanos=0, fee_nanos=0)
 
 
 def generation_id_new() -> str:
     return f"gen-{int(time.time())}-{secrets.token_hex(10)}"
-
-
-def tokens_estimate(byte_count: int) -> int:
-    return -(-byte_count // _BYTES_PER_TOKEN_ESTIMATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,46 +60,72 @@ class Outcome:
     cancelled: bool = False
     upstream_id: str = ""
     first_token_at: float | None = None
+    ended_at: float | None = None
 
 
 @dataclass
 class Call:
-    """One request on its way through the gateway."""
+    """One request on its way through the gateway. `endpoint` is the one being tried (in the
+    end: the one that answered, or the last that failed)."""
 
     gateway: Gateway
     principal: Principal
     request: ChatRequest
-    endpoint: RoutableEndpoint
+    plan: RoutePlan
     generation_id: str
     started_at: float
+    vitals: dict[int, Vitals] = field(default_factory=dict)
     outcome: Outcome = field(default_factory=Outcome)
     bill: Bill | None = None  # set once settled
+    trace: list[Attempt] = field(default_factory=list)
+    trace_wanted: bool = False
+    attempts: tuple[RoutableEndpoint, ...] = field(init=False)
+    endpoint: RoutableEndpoint = field(init=False)
 
-    @property
-    def prices(self) -> Prices:
-        return Prices(
-            prompt_usd_per_mtok=self.endpoint.prompt_usd_per_mtok,
-            completion_usd_per_mtok=self.endpoint.completion_usd_per_mtok,
-            request_usd=self.endpoint.request_usd,
-        )
+    def __post_init__(self) -> None:
+        self.attempts = self.plan.attempts
+        self.endpoint = self.attempts[0]
 
     @property
     def fee_bps(self) -> int:
-        own = self.endpoint.inference_fee_bps
-        return self.gateway.fee_bps if own is None else own
+        return self.endpoint.fee_bps(self.gateway.fee_bps)
 
-    @property
-    def completion_bound(self) -> int:
-        return self.request.max_tokens or self.endpoint.max_output_tokens
+    def trace_payload(self) -> dict[str, Any]:
+        return trace_payload(self.plan, self.vitals, self.trace)
 
-    def hold_amount(self) -> int:
+    def vitals_of(self, endpoint: RoutableEndpoint) -> Vitals:
+        return self.vitals.get(endpoint.endpoint_id, HEALTHY)
+
+    def siblings_of(self, endpoint: RoutableEndpoint) -> list[int]:
+        """The other endpoints serving the same model (and variant)."""
+        return [
+            c.endpoint.endpoint_id
+            for c in self.plan.considered
+            if c.endpoint.model_slug == endpoint.model_slug
+            and c.endpoint.variant == endpoint.variant
+            and c.endpoint.endpoint_id != endpoint.endpoint_id
+        ]
+
+    def completion_bound(self, endpoint: RoutableEndpoint) -> int:
+        return self.request.max_tokens or endpoint.max_output_tokens
+
+    def cost_bound(self, endpoint: RoutableEndpoint) -> int:
         # Every prompt token takes at least one byte of the body: a safe upper bound.
         return hold_bound_nanos(
             prompt_tokens_bound=self.request.prompt_bytes,
-            completion_tokens_bound=self.completion_bound,
-            prices=self.prices,
-            fee_bps=self.fee_bps,
+            completion_tokens_bound=self.completion_bound(endpoint),
+            prices=endpoint.prices,
+            fee_bps=endpoint.fee_bps(self.gateway.fee_bps),
         )
+
+    def hold_amount(self) -> int:
+        """Enough for whichever endpoint ends up answering. Fallbacks the wallet could not pay
+        for are dropped (as read at authentication; the hold itself re-checks atomically)."""
+        available = self.principal.available_nanos
+        affordable = tuple(e for e in self.attempts if self.cost_bound(e) <= available)
+        self.attempts = affordable or self.attempts[:1]
+        self.endpoint = self.attempts[0]
+        return max(self.cost_bound(e) for e in self.attempts)
 
     async def hold(self) -> None:
         """Reserve the worst-case cost, or raise InsufficientCredits (402)."""
@@ -136,15 +158,15 @@ class Call:
         affordable = affordable_completion_tokens(
             available_nanos=self.principal.available_nanos,
             prompt_tokens_bound=self.request.prompt_bytes,
-            limit=self.completion_bound,
-            prices=self.prices,
+            limit=self.completion_bound(self.endpoint),
+            prices=self.endpoint.prices,
             fee_bps=self.fee_bps,
         )
         message = "Insufficient credits: add credits to keep using paid models"
         if affordable > 0:
             message = (
                 "This request requires more credits, or fewer max_tokens. You requested up to "
-                f"{self.completion_bound} tokens, but can only afford {affordable}. "
+                f"{self.completion_bound(self.endpoint)} tokens, but can only afford {affordable}. "
                 "Lower max_tokens or add credits."
             )
         return InsufficientCredits(
@@ -182,7 +204,7 @@ class Call:
         return self.bill
 
     def charge_for(self, usage: Usage) -> Charge:
-        return usage_charge(usage, self.prices, fee_bps=self.fee_bps)
+        return usage_charge(usage, self.endpoint.prices, fee_bps=self.fee_bps)
 
     def _record(self, usage: Usage, estimated: bool, charge: Charge) -> UsageRecord:
         now = time.monotonic()

@@ -9,31 +9,31 @@ are billed for what was generated (the provider's count if it came, else an esti
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
 from billing.money import format_usd
+from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import Receive, Send, end_stream, send_chunk, start_stream
 from proxy.errors import UpstreamError
+from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.metering import Bill, Call
 from proxy.providers import openai_compat
+from proxy.sse import ProviderStreamError, sse_data
+from proxy.upstream import read_capped
 
 DONE_EVENT = b"data: [DONE]\n\n"
 
 
-async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The payloads of `data:` lines; comments and other fields are skipped."""
-    buffer = b""
-    async for chunk in chunks:
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line.startswith(b"data:"):
-                yield line[5:].strip()
+def _error_text(error: Any) -> str:
+    message = error.get("message") if isinstance(error, dict) else error
+    return str(message)[:300]
 
 
 class StreamMeter:
@@ -47,7 +47,9 @@ class StreamMeter:
     def rewrite(self, data: bytes) -> bytes | None:
         chunk = orjson.loads(data)
         if not isinstance(chunk, dict):
-            raise ValueError("stream chunk is not an object")
+            raise ProviderStreamError("a stream chunk is not an object")
+        if chunk.get("error"):
+            raise ProviderStreamError(f"an error event: {_error_text(chunk['error'])}")
         outcome = self.call.outcome
         outcome.upstream_id = outcome.upstream_id or str(chunk.get("id", ""))
         self.created = chunk.get("created") or self.created
@@ -88,6 +90,8 @@ class StreamMeter:
                 "is_byok": False,
             },
         }
+        if self.call.trace_wanted:
+            chunk["switchyard_metadata"] = self.call.trace_payload()
         return self._event(chunk)
 
     def error_event(self, message: str) -> bytes:
@@ -104,14 +108,19 @@ class StreamMeter:
 
 
 @contextlib.asynccontextmanager
-async def _open_upstream(call: Call) -> AsyncIterator[httpx.Response]:
+async def _open_upstream(call: Call, endpoint: RoutableEndpoint) -> AsyncIterator[httpx.Response]:
     """The provider's stream, or an ApiError while the client can still get a plain error."""
-    url, headers, body = openai_compat.upstream_request(call.request, call.endpoint)
-    provider = call.endpoint.provider_name
+    url, headers, body = openai_compat.upstream_request(call.request, endpoint)
+    provider = endpoint.provider_name
     try:
         async with call.gateway.client.stream("POST", url, content=body, headers=headers) as resp:
             if resp.status_code != 200:
-                raise openai_compat.upstream_failure(provider, resp.status_code, await resp.aread())
+                raise openai_compat.upstream_failure(
+                    provider,
+                    resp.status_code,
+                    await read_capped(resp, call.gateway.upstream_body_limit),
+                    retry_after=resp.headers.get("retry-after"),
+                )
             yield resp
     except httpx.HTTPError as exc:
         raise UpstreamError(
@@ -134,15 +143,41 @@ async def _client_events(
 
 async def _first_event(meter: StreamMeter, events: AsyncGenerator[bytes, None]) -> bytes:
     """The first chunk for the client. Until it exists nothing has been sent, so a provider
-    that fails here (error, garbage, empty stream) still gets a plain error response."""
+    that fails here (error, garbage, empty stream) can be replaced by the next one."""
     provider = meter.call.endpoint.provider_name
     try:
         return await anext(events)
     except StopAsyncIteration:
         message = f"{provider} ended the stream without a response"
+    except ProviderStreamError as exc:
+        message = f"{provider} sent {exc}"
     except (httpx.HTTPError, ValueError) as exc:
         message = f"{provider} sent an invalid stream ({type(exc).__name__})"
     raise UpstreamError(message, metadata={"provider_name": provider})
+
+
+@dataclass
+class _OpenStream:
+    """A provider's stream that has produced its first chunk, and what closes it."""
+
+    meter: StreamMeter
+    events: AsyncGenerator[bytes, None]
+    first: bytes
+    closing: contextlib.AsyncExitStack
+
+
+async def _open_stream(call: Call, endpoint: RoutableEndpoint) -> _OpenStream:
+    closing = contextlib.AsyncExitStack()
+    try:
+        response = await closing.enter_async_context(_open_upstream(call, endpoint))
+        meter = StreamMeter(call)
+        data = sse_data(response.aiter_bytes(), line_limit=call.gateway.upstream_body_limit)
+        events = _client_events(meter, data)
+        closing.push_async_callback(events.aclose)
+        return _OpenStream(meter, events, await _first_event(meter, events), closing)
+    except BaseException:
+        await closing.aclose()  # this provider is done with: close its connection
+        raise
 
 
 async def _pump(meter: StreamMeter, events: AsyncIterator[bytes], send: Send) -> str | None:
@@ -181,21 +216,19 @@ async def _pump_until_disconnect(
 
 
 async def relay_stream(call: Call, receive: Receive, send: Send) -> None:
-    meter = StreamMeter(call)
-    async with _open_upstream(call) as response:
-        events = _client_events(meter, sse_data(response.aiter_bytes()))
-        try:
-            first = await _first_event(meter, events)
-            call.outcome.first_token_at = time.monotonic()
-            await start_stream(
-                send, extra_headers=[(b"x-generation-id", call.generation_id.encode())]
-            )
-            await send_chunk(send, first)
-            failure = await _pump_until_disconnect(meter, events, send, receive)
-        finally:
-            await events.aclose()
+    opened = await first_answer(
+        call, functools.partial(_open_stream, call), timeout_s=call.gateway.first_token_timeout_s
+    )
+    meter = opened.meter
+    async with opened.closing:
+        call.outcome.first_token_at = time.monotonic()
+        await start_stream(send, extra_headers=answer_headers(call))
+        await send_chunk(send, opened.first)
+        failure = await _pump_until_disconnect(meter, opened.events, send, receive)
+    call.outcome.ended_at = time.monotonic()
     call.outcome.failed = failure is not None
     bill = await call.settle(completion_bytes=meter.completion_bytes)
+    record_answer_health(call, bill.usage.completion_tokens)
     if call.outcome.cancelled:
         return  # nobody is listening
     if failure:

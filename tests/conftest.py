@@ -1,6 +1,7 @@
 import itertools
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from pytest_django import DjangoDbBlocker
@@ -119,6 +121,10 @@ def _gateway_start(name: str, simulator_url: str, logs_dir: Path, **env: str) ->
         "SIMULATOR_URL": simulator_url,
         # The catalog is reloaded for every test, so the gateway must not keep a stale copy.
         "CATALOG_CACHE_TTL_S": "0",
+        # Each gateway its own health (tests that share it pass one prefix to several).
+        "HEALTH_REDIS_PREFIX": f"test-health:{name}:{uuid.uuid4().hex}",
+        # No probes of idle endpoints behind the tests' backs (they count simulator requests).
+        "HEALTH_PROBE_IDLE_S": "86400",
     }
     child = child_env(**{**defaults, **env})
     args = python_args("-m", "uvicorn", "marketplace.asgi:application", "--port", str(port),
@@ -135,11 +141,61 @@ def _gateway_start(name: str, simulator_url: str, logs_dir: Path, **env: str) ->
 
 @pytest.fixture(scope="session")
 def _gateway_process(committed: Committed, simulator_url: str, logs_dir: Path) -> Iterator[str]:
-    gateway = _gateway_start("gateway", simulator_url, logs_dir)
+    # Many tests make providers fail on purpose; ejecting them here would change where later
+    # tests are routed. Health is tested on gateways of its own.
+    gateway = _gateway_start(
+        "gateway", simulator_url, logs_dir, HEALTH_FAILURE_THRESHOLD=str(10**9)
+    )
     try:
         yield gateway.url
     finally:
         gateway.server.stop()
+
+
+# Short enough for tests to see a silent provider replaced, long enough for a loaded machine.
+FAILOVER_TEST_SETTINGS = {
+    "UPSTREAM_FIRST_TOKEN_TIMEOUT_S": "1.5",
+    "UPSTREAM_RESPONSE_TIMEOUT_S": "3",
+    "UPSTREAM_MAX_RESPONSE_BYTES": str(1024 * 1024),
+}
+
+
+@pytest.fixture(scope="session")
+def _failover_gateway_process(
+    committed: Committed, simulator_url: str, logs_dir: Path
+) -> Iterator[str]:
+    gateway = _gateway_start(
+        "gateway-failover", simulator_url, logs_dir, HEALTH_FAILURE_THRESHOLD=str(10**9),
+        **FAILOVER_TEST_SETTINGS,
+    )  # fmt: skip
+    try:
+        yield gateway.url
+    finally:
+        gateway.server.stop()
+
+
+@pytest.fixture
+def failover_gateway_url(_failover_gateway_process: str, live_catalog: str) -> str:
+    """A gateway that gives up on a silent provider quickly, and never ejects one (so faults
+    set by one test do not change where the next is routed)."""
+    return _failover_gateway_process
+
+
+@pytest.fixture
+def sim_faults(simulator_url: str) -> Iterator[Callable[..., None]]:
+    """`sim_faults("nimbus", "http_500", count=1)` sets a fault on a simulated provider
+    through the simulator's control API; every fault is cleared after the test."""
+
+    def set_fault(provider: str, fault: str, **options: int) -> None:
+        response = httpx.put(
+            f"{simulator_url}/_control/providers/{provider}", json={"fault": fault, **options}
+        )
+        assert response.status_code == 200, response.text
+
+    try:
+        yield set_fault
+    finally:
+        httpx.delete(f"{simulator_url}/_control/providers").raise_for_status()
 
 
 GatewayFactory = Callable[..., LiveGateway]

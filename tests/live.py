@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from django.conf import settings
+
+from billing.money import Prices, hold_bound_nanos
 from catalog.models import Endpoint
 from catalog.selectors import price_rank
 
@@ -104,11 +107,37 @@ def simulator_stats(simulator_url: str) -> dict[str, Any]:
     return stats
 
 
+def paid_endpoints(model_slug: str) -> list[Endpoint]:
+    """The active endpoints a plain model slug (no `:free`) routes to."""
+    return list(
+        Endpoint.objects.filter(
+            model__slug=model_slug, variant="", is_active=True, provider__is_active=True
+        ).select_related("provider")
+    )
+
+
+def endpoint_fee_bps(endpoint: Endpoint) -> int:
+    own_fee = endpoint.provider.inference_fee_bps
+    return settings.INFERENCE_FEE_BPS if own_fee is None else own_fee
+
+
+def request_hold_nanos(model_slug: str, *, body: bytes, max_tokens: int) -> int:
+    """What the gateway holds for a request: enough for whichever endpoint of the model may end
+    up answering it (it fails over to pricier ones)."""
+    return max(
+        hold_bound_nanos(
+            prompt_tokens_bound=len(body),
+            completion_tokens_bound=max_tokens,
+            prices=Prices(e.prompt_usd_per_mtok, e.completion_usd_per_mtok, e.request_usd),
+            fee_bps=endpoint_fee_bps(e),
+        )
+        for e in paid_endpoints(model_slug)
+    )
+
+
 def cheapest_endpoint(model_slug: str) -> Endpoint:
     """The endpoint the gateway routes a model to: the active one with the lowest price rank."""
-    endpoints = Endpoint.objects.filter(
-        model__slug=model_slug, is_active=True, provider__is_active=True
-    ).select_related("provider")
+    endpoints = paid_endpoints(model_slug)
     return min(
         endpoints,
         key=lambda e: price_rank(e.prompt_usd_per_mtok, e.completion_usd_per_mtok, e.request_usd),

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from billing.models import Wallet
 from billing.money import format_usd
-from catalog.selectors import models_with_endpoints
+from catalog.selectors import catalog_entries
 from marketplace.accounts.models import User
 from marketplace.dashboard.forms import KeyCreateForm
 from marketplace.keys.models import ApiKey
@@ -16,8 +16,7 @@ from marketplace.keys.services import api_key_create, api_key_revoke
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    models = models_with_endpoints()
-    return render(request, "dashboard/home.html", {"models": models})
+    return render(request, "dashboard/home.html", {"entries": catalog_entries()})
 
 
 def _balance_usd(user: User) -> str:

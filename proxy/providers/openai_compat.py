@@ -11,6 +11,9 @@ from proxy.chat_request import ChatRequest
 from proxy.errors import ApiError, UpstreamError, UpstreamRejected
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "error"})
+# A provider's 4xx that are about the provider (its key, its account, its model list, its load),
+# not about the request: another provider can serve it.
+_PROVIDER_FAULT_4XX = frozenset({401, 402, 403, 404, 408, 409, 429})
 _FINISH_ALIASES = {"function_call": "tool_calls", "end_turn": "stop", "max_tokens": "length"}
 
 
@@ -22,11 +25,19 @@ def upstream_request(
     if request.stream:
         # Bill from the provider's own count, which it only sends in streams when asked.
         body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+    return chat_url(endpoint), upstream_headers(endpoint), orjson.dumps(body)
+
+
+def chat_url(endpoint: RoutableEndpoint) -> str:
+    return f"{endpoint.base_url.rstrip('/')}/chat/completions"
+
+
+def upstream_headers(endpoint: RoutableEndpoint) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept": "application/json"}
     api_key = os.environ.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
     if api_key:
         headers["authorization"] = f"Bearer {api_key}"
-    return f"{endpoint.base_url.rstrip('/')}/chat/completions", headers, orjson.dumps(body)
+    return headers
 
 
 def usage_from(payload: dict[str, Any]) -> Usage | None:
@@ -59,15 +70,29 @@ def error_message(body: bytes) -> str:
     return ""
 
 
-def upstream_failure(provider: str, status: int, body: bytes) -> ApiError:
-    """A provider's non-200 answer. Its 4xx (but auth, timeout, rate limit) are the request's
-    own fault and passed on with their status; the rest are the provider's failure (502)."""
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is rare from APIs: ignored)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+
+
+def upstream_failure(
+    provider: str, status: int, body: bytes, *, retry_after: str | None = None
+) -> ApiError:
+    """A provider's non-200 answer. Its 400, 413, 422 and the like are the request's own fault
+    and passed on with their status; the rest (auth, payment, not found, timeout, rate limit,
+    5xx) are the provider's failure: 502, and another provider is tried."""
     message = error_message(body)
-    if 400 <= status < 500 and status not in (401, 403, 408, 429):
+    if 400 <= status < 500 and status not in _PROVIDER_FAULT_4XX:
         return UpstreamRejected(
             status, message or f"{provider} rejected the request", provider=provider
         )
     return UpstreamError(
         f"{provider} failed (HTTP {status})" + (f": {message}" if message else ""),
         metadata={"provider_name": provider, "provider_code": status},
+        provider_status=status,
+        retry_after_s=retry_after_seconds(retry_after) if status == 429 else None,
     )

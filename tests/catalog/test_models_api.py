@@ -31,19 +31,23 @@ def models(api_client):
     return body
 
 
-def _cheapest(slug: str) -> Endpoint:
-    endpoints = Endpoint.objects.filter(model__slug=slug)
+def _cheapest(model_id: str) -> Endpoint:
+    slug, _, variant = model_id.partition(":")
+    endpoints = Endpoint.objects.filter(model__slug=slug, variant=variant)
     return min(endpoints, key=lambda e: e.prompt_usd_per_mtok + e.completion_usd_per_mtok)
 
 
-def test_it_lists_every_demo_model_in_openrouter_shape(models):
+def test_it_lists_every_demo_model_and_free_variant_in_openrouter_shape(models):
     assert models["object"] == "list"
     demos = {demo.slug: demo for demo in DEMO_MODELS}
-    assert sorted(entry["id"] for entry in models["data"]) == sorted(demos)
+    free = {f"{demo.slug}:free": demo for demo in DEMO_MODELS if demo.free_providers}
+    assert free, "the demo catalog has free variants"
+    assert sorted(entry["id"] for entry in models["data"]) == sorted({**demos, **free})
     for entry in models["data"]:
-        demo = demos[entry["id"]]
-        cheapest = _cheapest(demo.slug)
-        assert entry["name"] == demo.name
+        demo = {**demos, **free}[entry["id"]]
+        cheapest = _cheapest(entry["id"])
+        assert entry["name"] == demo.name + (" (free)" if entry["id"] in free else "")
+        assert entry["canonical_slug"] == demo.slug
         assert entry["description"] == demo.description
         assert entry["created"] == int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
         assert entry["context_length"] == demo.context_length
@@ -73,6 +77,11 @@ def test_pricing_is_the_cheapest_endpoints_usd_per_token(models):
         assert pricing["request"] == "0"
     by_id = {entry["id"]: entry["pricing"] for entry in models["data"]}
     assert by_id["openai/gpt-4o-mini"]["prompt"] == "0.00000015"
+    assert by_id["meta-llama/llama-3.1-8b-instruct:free"] == {
+        "prompt": "0",
+        "completion": "0",
+        "request": "0",
+    }
     # Ember serves Llama 70B below its list price (0.12 * 0.9 per million).
     assert by_id["meta-llama/llama-3.1-70b-instruct"]["prompt"] == "0.000000108"
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from billing.models import Generation, Hold, LedgerEntry, Wallet
 from billing.money import Prices, Usage, usage_charge, usd_to_nanos
 from catalog.selectors import routable_endpoints
-from proxy.metering import tokens_estimate
+from proxy.chat_request import tokens_estimate
 from proxy.simulator.profiles import provider_by_slug
 from proxy.simulator.responder import plan_completion
 from tests.live import eventually, read_events, simulator_stats

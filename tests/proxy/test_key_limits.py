@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Sum
 
 from billing.models import Generation, Hold, LedgerEntry
-from billing.money import Prices, Usage, hold_bound_nanos, usage_charge, usd_to_nanos
+from billing.money import Prices, Usage, usage_charge, usd_to_nanos
 from billing.services import wallet_credit
 from marketplace.accounts.models import User
 from marketplace.keys.models import ApiKey
@@ -22,7 +22,7 @@ from marketplace.keys.periods import period_start
 from marketplace.keys.services import api_key_create
 from proxy.simulator.profiles import provider_by_slug
 from proxy.simulator.responder import plan_completion, prompt_tokens
-from tests.live import cheapest_endpoint
+from tests.live import cheapest_endpoint, request_hold_nanos
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,11 +87,7 @@ def pricing() -> tuple[Prices, int]:
 
 
 def hold_of(body: bytes) -> int:
-    prices, fee_bps = pricing()
-    return hold_bound_nanos(
-        prompt_tokens_bound=len(body), completion_tokens_bound=MAX_TOKENS, prices=prices,
-        fee_bps=fee_bps,
-    )  # fmt: skip
+    return request_hold_nanos(MODEL, body=body, max_tokens=MAX_TOKENS)
 
 
 def hold_and_charge() -> tuple[int, int]:

@@ -28,11 +28,14 @@ MAX_TOKENS = 400
 # to the charge; the reply echoes them, so it is cut at exactly MAX_TOKENS. The slow first
 # token keeps every admitted request's hold open while the others try theirs.
 MESSAGES = [{"role": "user", "content": "[sim:slow=400] " + "." * MAX_TOKENS}]
-BODY = orjson.dumps({"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS})
+# One provider only, so the hold is that provider's bound and not a pricier fallback's.
+PROVIDER = "nimbus"
+BODY = orjson.dumps({"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS,
+                     "provider": {"only": [PROVIDER]}})  # fmt: skip
 
 
 def prices_and_fee() -> tuple[Prices, int]:
-    endpoint = routable_endpoints()[MODEL][0]  # the one the gateway routes to
+    endpoint = next(e for e in routable_endpoints()[MODEL] if e.provider_slug == PROVIDER)
     prices = Prices(
         endpoint.prompt_usd_per_mtok, endpoint.completion_usd_per_mtok, endpoint.request_usd
     )

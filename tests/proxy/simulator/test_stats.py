@@ -32,6 +32,7 @@ async def test_stats_count_chat_requests_per_provider() -> None:
     assert payload == {
         "chat_requests": 3,
         "by_provider": {"nimbus": 1, "lumen": 2},
+        "faults_served": {},
         "abandoned_streams": 0,
     }
 

@@ -1,0 +1,159 @@
+"""Probing endpoints that no request is testing: those back from a cooldown (the probe is their
+trial) and those idle for a while (so their health shown to users stays current).
+
+A probe is the smallest real request: one streamed token. Its outcome is recorded like any
+request's. It runs from a periodic Celery task when health lives in Redis, and inside each
+gateway process when health is that process's own memory.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+import orjson
+
+from catalog.selectors import RoutableEndpoint
+from proxy.errors import UpstreamError, UpstreamRejected
+from proxy.health import CircuitState, HealthStore
+from proxy.providers import openai_compat
+from proxy.sse import sse_data
+from proxy.upstream import read_capped
+
+logger = logging.getLogger(__name__)
+
+PROBE_MESSAGE = "Reply with one word: ok"
+# A probe's answer is one token; anything much bigger is not an answer to it.
+_PROBE_BODY_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    endpoint_id: int
+    ok: bool
+    detail: str
+
+
+def _probe_request(endpoint: RoutableEndpoint) -> tuple[str, dict[str, str], bytes]:
+    body = {
+        "model": endpoint.upstream_model_id,
+        "messages": [{"role": "user", "content": PROBE_MESSAGE}],
+        "max_tokens": 1,
+        "stream": True,
+    }
+    return (
+        openai_compat.chat_url(endpoint),
+        openai_compat.upstream_headers(endpoint),
+        orjson.dumps(body),
+    )
+
+
+async def _first_chunk(response: httpx.Response) -> None:
+    """Returns once the stream's first valid chunk has arrived, else raises UpstreamError."""
+    try:
+        data = await anext(sse_data(response.aiter_bytes(), line_limit=_PROBE_BODY_LIMIT))
+        chunk = orjson.loads(data)
+    except (StopAsyncIteration, ValueError):
+        chunk = None
+    if (
+        not isinstance(chunk, dict)
+        or chunk.get("error")
+        or not isinstance(chunk.get("choices"), list)
+    ):
+        raise UpstreamError("the stream had no valid first chunk")
+
+
+async def _send_probe(client: httpx.AsyncClient, endpoint: RoutableEndpoint) -> float:
+    """The probe's time to first chunk in ms; raises UpstreamError when the endpoint failed."""
+    url, headers, body = _probe_request(endpoint)
+    started = time.monotonic()
+    try:
+        async with client.stream("POST", url, content=body, headers=headers) as response:
+            if response.status_code != 200:
+                content = await read_capped(response, _PROBE_BODY_LIMIT)
+                failure = openai_compat.upstream_failure(
+                    endpoint.provider_name,
+                    response.status_code,
+                    content,
+                    retry_after=response.headers.get("retry-after"),
+                )
+                raise failure
+            await _first_chunk(response)
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"unreachable ({type(exc).__name__})") from exc
+    return (time.monotonic() - started) * 1000
+
+
+def _siblings(endpoint: RoutableEndpoint, endpoints: Sequence[RoutableEndpoint]) -> list[int]:
+    return [
+        e.endpoint_id
+        for e in endpoints
+        if e.model_slug == endpoint.model_slug
+        and e.variant == endpoint.variant
+        and e.endpoint_id != endpoint.endpoint_id
+    ]
+
+
+async def probe_endpoint(
+    store: HealthStore,
+    client: httpx.AsyncClient,
+    endpoint: RoutableEndpoint,
+    endpoints: Sequence[RoutableEndpoint],
+    *,
+    clock: Callable[[], float],
+    timeout_s: float,
+) -> ProbeResult:
+    endpoint_id = endpoint.endpoint_id
+    try:
+        async with asyncio.timeout(timeout_s):
+            latency_ms = await _send_probe(client, endpoint)
+    except TimeoutError:
+        failure: UpstreamError | UpstreamRejected = UpstreamError(f"no answer in {timeout_s:g} s")
+    except (UpstreamError, UpstreamRejected) as error:
+        failure = error
+    else:
+        await store.record_success(
+            endpoint_id, clock(), latency_ms=int(latency_ms), throughput_tps=None
+        )
+        return ProbeResult(endpoint_id, ok=True, detail=f"first chunk in {latency_ms:.0f} ms")
+    if isinstance(failure, UpstreamError) and failure.retry_after_s is not None:
+        await store.record_rate_limited(endpoint_id, clock(), retry_after_s=failure.retry_after_s)
+    elif isinstance(failure, UpstreamError):
+        await store.record_failure(endpoint_id, clock(), siblings=_siblings(endpoint, endpoints))
+    # A probe the provider rejects as a bad request says nothing about the provider's health.
+    return ProbeResult(endpoint_id, ok=False, detail=failure.message)
+
+
+async def probe_due_endpoints(
+    store: HealthStore,
+    client: httpx.AsyncClient,
+    endpoints: Sequence[RoutableEndpoint],
+    *,
+    idle_after_s: float,
+    timeout_s: float = 30.0,
+    clock: Callable[[], float] = time.time,
+) -> list[ProbeResult]:
+    """Probe every endpoint that is due, concurrently; returns what each probe found."""
+    by_id = {e.endpoint_id: e for e in endpoints}
+    now = clock()
+    due = await store.idle_or_due(list(by_id), now, idle_after_s=idle_after_s)
+    health = await store.snapshot(due, now)
+    chosen = []
+    for endpoint_id in due:
+        recovering = health[endpoint_id].state is CircuitState.HALF_OPEN
+        # A recovering endpoint gets one trial at a time, across probes and requests alike.
+        if recovering and not await store.trial_acquire(endpoint_id, now):
+            continue
+        chosen.append(by_id[endpoint_id])
+    results = await asyncio.gather(
+        *(
+            probe_endpoint(store, client, e, endpoints, clock=clock, timeout_s=timeout_s)
+            for e in chosen
+        )
+    )
+    for result in results:
+        log = logger.info if result.ok else logger.warning
+        log("probe of endpoint %d: %s", result.endpoint_id, result.detail)
+    return list(results)

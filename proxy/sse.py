@@ -1,0 +1,21 @@
+"""Reading a provider's server-sent events."""
+
+from collections.abc import AsyncIterator
+
+
+class ProviderStreamError(ValueError):
+    """The provider's stream is not one we can relay: garbage, an error event, a runaway line."""
+
+
+async def sse_data(chunks: AsyncIterator[bytes], *, line_limit: int) -> AsyncIterator[bytes]:
+    """The payloads of `data:` lines; comments and other fields are skipped. A line longer
+    than `line_limit` bytes fails the stream rather than filling memory."""
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        if len(buffer) > line_limit:
+            raise ProviderStreamError(f"an event is larger than {line_limit} bytes")
+        for line in lines:
+            if line.startswith(b"data:"):
+                yield line[5:].strip()
