@@ -30,6 +30,56 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _remove_stale_sqlite_test_files()
+    _remove_test_health_keys()
+
+
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Every key of provider health written by this test session (gateways, stores) starts with
+# this, so the session removes its own keys and never another session's.
+TEST_HEALTH_PREFIX = f"test-health:{uuid.uuid4().hex[:12]}"
+
+
+def _reachable_redis_url() -> str | None:
+    url = os.environ.get("REDIS_URL") or LOCAL_REDIS_URL
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
+            client.ping()
+    except redis.ConnectionError:
+        return None
+    return url
+
+
+def _remove_test_health_keys() -> None:
+    url = _reachable_redis_url()
+    if url is None:
+        return
+    with redis.Redis.from_url(url) as client:
+        keys = list(client.scan_iter(match=f"{TEST_HEALTH_PREFIX}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis: REDIS_URL, else a local one. CI must test what needs Redis; a
+    developer without Redis still runs everything else."""
+    url = _reachable_redis_url()
+    if url is None:
+        if os.environ.get("SWITCHYARD_REQUIRE_SERVICES"):
+            raise RuntimeError("CI needs Redis at REDIS_URL")
+        pytest.skip("no Redis reachable")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own, deleted afterwards."""
+    prefix = f"{TEST_HEALTH_PREFIX}:{uuid.uuid4().hex}"
+    yield prefix
+    with redis.Redis.from_url(redis_url) as client:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
 
 
 def _remove_stale_sqlite_test_files() -> None:
@@ -122,7 +172,7 @@ def _gateway_start(name: str, simulator_url: str, logs_dir: Path, **env: str) ->
         # The catalog is reloaded for every test, so the gateway must not keep a stale copy.
         "CATALOG_CACHE_TTL_S": "0",
         # Each gateway its own health (tests that share it pass one prefix to several).
-        "HEALTH_REDIS_PREFIX": f"test-health:{name}:{uuid.uuid4().hex}",
+        "HEALTH_REDIS_PREFIX": f"{TEST_HEALTH_PREFIX}:{name}:{uuid.uuid4().hex}",
         # No probes of idle endpoints behind the tests' backs (they count simulator requests).
         "HEALTH_PROBE_IDLE_S": "86400",
     }

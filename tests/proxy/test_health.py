@@ -6,10 +6,8 @@ Time is a plain float that the tests move by hand.
 """
 
 import asyncio
-import os
 import random
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -27,7 +25,6 @@ from proxy.health import (
     health_store_create,
 )
 
-LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 POLICY = BreakerPolicy()  # 3 failures; cooldown 30 s doubling to 600 s; trial lease 30 s
 T0 = 1_699_999_200.0  # on the hour, so minute and hour buckets start at T0
 MINUTE = 60.0
@@ -35,30 +32,6 @@ HOUR = 3600.0
 # Endpoint 1 and 2 serve one model, so either may be ejected while the other is up.
 FIRST, SECOND = 1, 2
 ALONE = 9  # the only endpoint of its model
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL") or LOCAL_REDIS_URL
-    try:
-        with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
-            client.ping()
-    except redis.ConnectionError:
-        # CI must test the Redis store; a developer without Redis still tests the memory one.
-        if os.environ.get("SWITCHYARD_REQUIRE_SERVICES"):
-            raise
-        pytest.skip(f"no Redis at {url}")
-    return url
-
-
-@pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"test:health:{uuid.uuid4().hex}"
-    yield prefix
-    with redis.Redis.from_url(redis_url) as client:
-        keys = list(client.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
 
 
 @pytest.fixture(params=["memory", "redis"])
