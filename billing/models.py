@@ -100,7 +100,10 @@ class Hold(models.Model):
             )
         ]  # fmt: skip
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_nanos__gt=0), name="hold_positive"),
+            # Zero for a free model: the hold still records the request and settles it once.
+            models.CheckConstraint(
+                condition=models.Q(amount_nanos__gte=0), name="hold_not_negative"
+            ),
             models.CheckConstraint(
                 condition=models.Q(charge_nanos__gte=0), name="hold_charge_not_negative"
             ),
