@@ -191,6 +191,9 @@ UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 1000)
 # stream, or the whole answer of a non-streamed request (which arrives all at once).
 UPSTREAM_FIRST_TOKEN_TIMEOUT_S = env_float("UPSTREAM_FIRST_TOKEN_TIMEOUT_S", 30)
 UPSTREAM_RESPONSE_TIMEOUT_S = env_float("UPSTREAM_RESPONSE_TIMEOUT_S", 300)
+# While a stream waits for its first answer (failing over, say), the client gets an SSE comment
+# this often, so it and any proxy in between know the request is alive.
+STREAM_KEEPALIVE_S = env_float("STREAM_KEEPALIVE_S", 3)
 # Largest provider answer (or single stream event) the gateway reads, in bytes.
 UPSTREAM_MAX_RESPONSE_BYTES = env_int("UPSTREAM_MAX_RESPONSE_BYTES", 32 * 1024 * 1024)
 # Most endpoints one request tries (all inside REQUEST_DEADLINE_S).

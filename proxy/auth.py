@@ -8,6 +8,7 @@ from marketplace.accounts.models import User
 from marketplace.asyncdb import AsyncDb
 from marketplace.keys.hashing import api_key_hash, api_key_looks_valid
 from marketplace.keys.models import ApiKey
+from proxy.asgi_io import Scope, header
 from proxy.errors import Unauthorized
 
 
@@ -35,6 +36,15 @@ def _lookup_sql() -> str:
         f"LEFT JOIN {Wallet._meta.db_table} w ON w.user_id = k.user_id "
         "WHERE k.key_hash = %s AND k.revoked_at IS NULL AND u.is_active"
     )
+
+
+def api_key_header(scope: Scope) -> str | None:
+    """The `Authorization` header; Anthropic's clients send the key as `x-api-key` instead."""
+    authorization = header(scope, b"authorization")
+    if authorization is None:
+        api_key = header(scope, b"x-api-key")
+        return f"Bearer {api_key}" if api_key else None
+    return authorization
 
 
 def bearer_token(authorization: str | None) -> str:

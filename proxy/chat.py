@@ -1,24 +1,28 @@
-"""`POST /api/v1/chat/completions`: authenticate, route, hold, forward (failing over), relay,
-settle."""
+"""A completion request's life: authenticate, route, hold, forward (failing over), relay,
+settle. `POST /chat/completions` here; `/completions` and `/messages` translate their bodies to
+the same canonical request and answer in their own format."""
 
 import asyncio
 import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import orjson
 
-from billing.money import format_usd
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
-from proxy.auth import authenticate
+from proxy.auth import api_key_header, authenticate
 from proxy.chat_request import ChatRequest, chat_request_parse
+from proxy.client_formats import ChatFormat, ClientFormat
 from proxy.errors import ApiError, UpstreamError, UpstreamTimeout
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.gateway import Gateway
-from proxy.metering import Bill, Call, generation_id_new
-from proxy.providers import openai_compat
+from proxy.metering import Call, generation_id_new
+from proxy.providers import adapter_for, upstream_of
+from proxy.providers.base import ProviderFormatError
+from proxy.providers.failures import upstream_failure
+from proxy.providers.openai_compat import usage_from
 from proxy.routing.plan import HEALTHY, Demand, RoutePlan, Vitals, route_plan
 from proxy.routing.preferences import Sort, Variant
 from proxy.routing.trace import TRACE_HEADER, trace_wanted
@@ -27,19 +31,31 @@ from proxy.upstream import read_capped
 
 
 async def chat_completions(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    await complete(gateway, scope, receive, send, parse=chat_request_parse, fmt=ChatFormat())
+
+
+async def complete(
+    gateway: Gateway,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    parse: Callable[[bytes], ChatRequest],
+    fmt: ClientFormat,
+) -> None:
     started_at = time.monotonic()
-    principal = await authenticate(gateway.db, header(scope, b"authorization"))
-    request = chat_request_parse(await read_body(receive, limit=gateway.body_limit))
+    principal = await authenticate(gateway.db, api_key_header(scope))
+    request = parse(await read_body(receive, limit=gateway.body_limit))
     plan, vitals = await _route(gateway, request)
     call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     await call.hold()
     try:
-        async with asyncio.timeout(gateway.deadline_s):
-            if request.stream:
-                await relay_stream(call, receive, send)
-            else:
-                await _relay_completion(call, send)
+        if request.stream:
+            await relay_stream(call, receive, send, fmt)
+        else:
+            async with asyncio.timeout(gateway.deadline_s):
+                await _relay_completion(call, send, fmt)
     except TimeoutError:
         call.outcome.failed = True
         raise UpstreamTimeout(f"The request took longer than {gateway.deadline_s} s") from None
@@ -87,42 +103,39 @@ def _completion_text_bytes(payload: dict[str, Any]) -> int:
     return total
 
 
-def _completion_payload(endpoint: RoutableEndpoint, content: bytes) -> dict[str, Any]:
-    try:
-        payload = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        payload = None
-    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
-        raise UpstreamError(
-            f"{endpoint.provider_name} returned an invalid response",
-            metadata={"provider_name": endpoint.provider_name},
-        )
-    return payload
-
-
 async def _fetch_completion(call: Call, endpoint: RoutableEndpoint) -> dict[str, Any]:
-    """One provider's whole answer, or an UpstreamError that lets the next one try."""
-    url, headers, body = openai_compat.upstream_request(call.request, endpoint)
-    limit = call.gateway.upstream_body_limit
+    """One provider's whole answer, in the canonical format, or an UpstreamError that lets the
+    next provider try."""
+    adapter = adapter_for(endpoint)
+    request = adapter.chat_request(call.request.payload, upstream_of(endpoint), stream=False)
+    provider = endpoint.provider_name
     try:
-        async with call.gateway.client.stream("POST", url, content=body, headers=headers) as resp:
-            content = await read_capped(resp, limit)
+        async with call.gateway.client.stream(
+            "POST", request.url, content=request.body, headers=request.headers
+        ) as response:
+            content = await read_capped(response, call.gateway.upstream_body_limit)
     except httpx.HTTPError as exc:
         raise UpstreamError(
-            f"{endpoint.provider_name} is unreachable ({type(exc).__name__})",
-            metadata={"provider_name": endpoint.provider_name},
+            f"{provider} is unreachable ({type(exc).__name__})",
+            metadata={"provider_name": provider},
         ) from exc
-    if resp.status_code != 200:
-        raise openai_compat.upstream_failure(
-            endpoint.provider_name,
-            resp.status_code,
-            content,
-            retry_after=resp.headers.get("retry-after"),
+    if response.status_code != 200:
+        raise upstream_failure(
+            provider,
+            response.status_code,
+            adapter.error_message(content),
+            retry_after=response.headers.get("retry-after"),
         )
-    return _completion_payload(endpoint, content)
+    try:
+        return adapter.chat_response(content)
+    except ProviderFormatError as exc:
+        raise UpstreamError(
+            f"{provider} returned an invalid response ({exc})",
+            metadata={"provider_name": provider},
+        ) from exc
 
 
-async def _relay_completion(call: Call, send: Send) -> None:
+async def _relay_completion(call: Call, send: Send, fmt: ClientFormat) -> None:
     payload = await first_answer(
         call,
         functools.partial(_fetch_completion, call),
@@ -131,29 +144,10 @@ async def _relay_completion(call: Call, send: Send) -> None:
     choices = payload["choices"]
     outcome = call.outcome
     outcome.first_token_at = outcome.ended_at = time.monotonic()
-    outcome.usage = openai_compat.usage_from(payload)
-    outcome.native_finish_reason = choices[0].get("finish_reason") if choices else None
+    outcome.usage = usage_from(payload)
+    outcome.native_finish_reason = choices[0].get("native_finish_reason") if choices else None
     outcome.upstream_id = str(payload.get("id", ""))
     bill = await call.settle(completion_bytes=_completion_text_bytes(payload))
     record_answer_health(call, bill.usage.completion_tokens)
     out_headers = (*JSON_HEADERS, *answer_headers(call))
-    await send_response(send, 200, _client_body(call, payload, bill), headers=out_headers)
-
-
-def _client_body(call: Call, payload: dict[str, Any], bill: Bill) -> bytes:
-    for choice in payload["choices"]:
-        choice["native_finish_reason"] = choice.get("finish_reason")
-        choice["finish_reason"] = openai_compat.finish_reason_normalize(choice.get("finish_reason"))
-    payload.update(id=call.generation_id, model=call.endpoint.model_slug,
-                   provider=call.endpoint.provider_name)  # fmt: skip
-    payload["usage"] = {
-        **(payload.get("usage") or {}),
-        "prompt_tokens": bill.usage.prompt_tokens,
-        "completion_tokens": bill.usage.completion_tokens,
-        "total_tokens": bill.usage.total_tokens,
-        "cost": orjson.Fragment(format_usd(bill.charge.total_nanos)),
-        "is_byok": False,
-    }
-    if call.trace_wanted:
-        payload["switchyard_metadata"] = call.trace_payload()
-    return orjson.dumps(payload)
+    await send_response(send, 200, fmt.answer_body(call, payload, bill), headers=out_headers)

@@ -32,6 +32,7 @@ class Gateway:
     deadline_s: int = 600
     max_attempts: int = 4
     first_token_timeout_s: float = 30.0
+    keepalive_s: float = 3.0
     response_timeout_s: float = 300.0
     upstream_body_limit: int = 32 * 1024 * 1024
     probe_interval_s: float = 30.0
@@ -96,6 +97,7 @@ def gateway_create() -> Gateway:
         deadline_s=settings.REQUEST_DEADLINE_S,
         max_attempts=settings.ROUTING_MAX_ATTEMPTS,
         first_token_timeout_s=settings.UPSTREAM_FIRST_TOKEN_TIMEOUT_S,
+        keepalive_s=settings.STREAM_KEEPALIVE_S,
         response_timeout_s=settings.UPSTREAM_RESPONSE_TIMEOUT_S,
         upstream_body_limit=settings.UPSTREAM_MAX_RESPONSE_BYTES,
         probe_interval_s=settings.HEALTH_PROBE_INTERVAL_S,

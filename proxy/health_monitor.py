@@ -3,7 +3,9 @@
 Reads are cached for `snapshot_ttl_s` (a second by default) so a request costs no extra round
 trip to Redis while the view is fresh; what this process records updates its own view at once,
 other replicas see it when their copy expires. Writes run in the background: a response never
-waits for health bookkeeping, and a Redis hiccup there is logged, not sent to the client.
+waits for health bookkeeping. Health only steers routing, so when the store cannot be reached
+requests still flow: on the last known view (or as if every endpoint were healthy), with the
+failure logged.
 """
 
 import asyncio
@@ -71,12 +73,21 @@ class HealthMonitor:
     ) -> dict[int, T]:
         stale = [i for i in ids if i not in cache or now - cache[i][0] >= self._ttl_s]
         if stale:
-            for endpoint_id, reading in (await read(stale, now)).items():
+            try:
+                readings = await read(stale, now)
+            except Exception:
+                logger.exception("reading provider health failed; routing on what is known")
+                readings = {}
+            for endpoint_id, reading in readings.items():
                 cache[endpoint_id] = (now, reading)
         return {i: cache[i][1] for i in ids if i in cache}
 
     async def trial_acquire(self, endpoint: RoutableEndpoint) -> bool:
-        return await self.store.trial_acquire(endpoint.endpoint_id, self._clock())
+        try:
+            return await self.store.trial_acquire(endpoint.endpoint_id, self._clock())
+        except Exception:
+            logger.exception("taking a trial lease failed; the endpoint waits its turn")
+            return False
 
     def success(
         self,

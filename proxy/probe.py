@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
-import orjson
 
 from catalog.selectors import RoutableEndpoint
 from proxy.errors import UpstreamError, UpstreamRejected
 from proxy.health import CircuitState, HealthStore
-from proxy.providers import openai_compat
+from proxy.providers import adapter_for, upstream_of
+from proxy.providers.base import StreamTranslator
+from proxy.providers.failures import upstream_failure
 from proxy.sse import sse_data
 from proxy.upstream import read_capped
 
@@ -36,51 +37,38 @@ class ProbeResult:
     detail: str
 
 
-def _probe_request(endpoint: RoutableEndpoint) -> tuple[str, dict[str, str], bytes]:
-    body = {
-        "model": endpoint.upstream_model_id,
-        "messages": [{"role": "user", "content": PROBE_MESSAGE}],
-        "max_tokens": 1,
-        "stream": True,
-    }
-    return (
-        openai_compat.chat_url(endpoint),
-        openai_compat.upstream_headers(endpoint),
-        orjson.dumps(body),
-    )
+PROBE_REQUEST = {"messages": [{"role": "user", "content": PROBE_MESSAGE}], "max_tokens": 1}
 
 
-async def _first_chunk(response: httpx.Response) -> None:
+async def _first_chunk(translator: StreamTranslator, response: httpx.Response) -> None:
     """Returns once the stream's first valid chunk has arrived, else raises UpstreamError."""
     try:
-        data = await anext(sse_data(response.aiter_bytes(), line_limit=_PROBE_BODY_LIMIT))
-        chunk = orjson.loads(data)
-    except (StopAsyncIteration, ValueError):
-        chunk = None
-    if (
-        not isinstance(chunk, dict)
-        or chunk.get("error")
-        or not isinstance(chunk.get("choices"), list)
-    ):
-        raise UpstreamError("the stream had no valid first chunk")
+        async for data in sse_data(response.aiter_bytes(), line_limit=_PROBE_BODY_LIMIT):
+            if data != b"[DONE]" and any(c.get("choices") for c in translator.feed(data)):
+                return
+    except ValueError as exc:  # garbage, or an error event
+        raise UpstreamError(f"an invalid stream ({exc})") from exc
+    raise UpstreamError("the stream had no valid first chunk")
 
 
 async def _send_probe(client: httpx.AsyncClient, endpoint: RoutableEndpoint) -> float:
     """The probe's time to first chunk in ms; raises UpstreamError when the endpoint failed."""
-    url, headers, body = _probe_request(endpoint)
+    adapter = adapter_for(endpoint)
+    request = adapter.chat_request(PROBE_REQUEST, upstream_of(endpoint), stream=True)
     started = time.monotonic()
     try:
-        async with client.stream("POST", url, content=body, headers=headers) as response:
+        async with client.stream(
+            "POST", request.url, content=request.body, headers=request.headers
+        ) as response:
             if response.status_code != 200:
                 content = await read_capped(response, _PROBE_BODY_LIMIT)
-                failure = openai_compat.upstream_failure(
+                raise upstream_failure(
                     endpoint.provider_name,
                     response.status_code,
-                    content,
+                    adapter.error_message(content),
                     retry_after=response.headers.get("retry-after"),
                 )
-                raise failure
-            await _first_chunk(response)
+            await _first_chunk(adapter.stream_translator(), response)
     except httpx.HTTPError as exc:
         raise UpstreamError(f"unreachable ({type(exc).__name__})") from exc
     return (time.monotonic() - started) * 1000

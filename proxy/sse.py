@@ -2,9 +2,7 @@
 
 from collections.abc import AsyncIterator
 
-
-class ProviderStreamError(ValueError):
-    """The provider's stream is not one we can relay: garbage, an error event, a runaway line."""
+from proxy.providers.base import ProviderFormatError
 
 
 async def sse_data(chunks: AsyncIterator[bytes], *, line_limit: int) -> AsyncIterator[bytes]:
@@ -15,7 +13,7 @@ async def sse_data(chunks: AsyncIterator[bytes], *, line_limit: int) -> AsyncIte
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
         if len(buffer) > line_limit:
-            raise ProviderStreamError(f"an event is larger than {line_limit} bytes")
+            raise ProviderFormatError(f"an event is larger than {line_limit} bytes")
         for line in lines:
             if line.startswith(b"data:"):
                 yield line[5:].strip()

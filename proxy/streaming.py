@@ -1,10 +1,12 @@
-"""Relaying a provider's SSE stream to the client, chunk by chunk, metering as it goes.
+"""Relaying a provider's stream to the client, chunk by chunk, metering as it goes.
 
-Chunks are forwarded as they arrive (no buffering). The provider's usage is held back and sent
-once, in a final chunk with empty `choices` and the cost, after the request has been settled,
-then `data: [DONE]`. A stream the provider breaks ends with an error chunk
-(`finish_reason: "error"`) and no `[DONE]`; a client that goes away stops the upstream. Both
-are billed for what was generated (the provider's count if it came, else an estimate).
+The provider's events are translated by its adapter into canonical chunks, metered, and
+written in the client's format as they arrive (no buffering). Until the first chunk exists the
+gateway may still fail over to another provider; if that takes a while, the client gets
+SSE comments (`: SWITCHYARD PROCESSING`) so neither it nor a proxy in between gives up. Usage
+is sent once, after the request has been settled, then the end marker. A stream that breaks
+after it started ends with an error event and no end marker; a client that goes away stops
+the upstream. Both are billed for what was generated.
 """
 
 import asyncio
@@ -16,112 +18,87 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
-from billing.money import format_usd
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import Receive, Send, end_stream, send_chunk, start_stream
-from proxy.errors import UpstreamError
+from proxy.client_formats import ClientFormat
+from proxy.errors import ApiError, UpstreamError, UpstreamTimeout
 from proxy.failover import answer_headers, first_answer, record_answer_health
-from proxy.metering import Bill, Call
-from proxy.providers import openai_compat
-from proxy.sse import ProviderStreamError, sse_data
+from proxy.metering import Call
+from proxy.providers import adapter_for, upstream_of
+from proxy.providers.base import Json, ProviderFormatError, StreamTranslator
+from proxy.providers.failures import upstream_failure
+from proxy.providers.openai_compat import usage_from
+from proxy.sse import sse_data
 from proxy.upstream import read_capped
 
-DONE_EVENT = b"data: [DONE]\n\n"
-
-
-def _error_text(error: Any) -> str:
-    message = error.get("message") if isinstance(error, dict) else error
-    return str(message)[:300]
+KEEPALIVE_EVENT = b": SWITCHYARD PROCESSING\n\n"
 
 
 class StreamMeter:
-    """Rewrites each chunk for the client and records what billing needs in the call."""
+    """Turns provider events into canonical chunks and records what billing needs."""
 
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: Call, translator: StreamTranslator) -> None:
         self.call = call
+        self.translator = translator
         self.completion_bytes = 0
         self.created = 0
 
-    def rewrite(self, data: bytes) -> bytes | None:
-        chunk = orjson.loads(data)
-        if not isinstance(chunk, dict):
-            raise ProviderStreamError("a stream chunk is not an object")
-        if chunk.get("error"):
-            raise ProviderStreamError(f"an error event: {_error_text(chunk['error'])}")
+    def chunks(self, data: bytes) -> list[Json]:
+        """The chunks for the client from one provider event (usage is kept back)."""
+        return self._observed(self.translator.feed(data))
+
+    def final_chunks(self) -> list[Json]:
+        return self._observed(self.translator.finish())
+
+    def _observed(self, chunks: list[Json]) -> list[Json]:
+        return [chunk for chunk in chunks if self._observe(chunk)]
+
+    def _observe(self, chunk: Json) -> bool:
         outcome = self.call.outcome
         outcome.upstream_id = outcome.upstream_id or str(chunk.get("id", ""))
         self.created = chunk.get("created") or self.created
-        outcome.usage = openai_compat.usage_from(chunk) or outcome.usage
+        outcome.usage = usage_from(chunk) or outcome.usage
         chunk.pop("usage", None)
         choices = chunk.get("choices") or []
-        if not choices:
-            return None
         for choice in choices:
             self._meter_choice(choice)
-        return self._event(chunk)
+        return bool(choices)
 
     def _meter_choice(self, choice: dict[str, Any]) -> None:
-        content = (choice.get("delta") or {}).get("content")
-        if isinstance(content, str):
-            self.completion_bytes += len(content.encode())
-        native = choice.get("finish_reason")
-        choice["native_finish_reason"] = native
-        if native is not None:
-            self.call.outcome.native_finish_reason = native
-            choice["finish_reason"] = openai_compat.finish_reason_normalize(native)
-
-    def _event(self, chunk: dict[str, Any]) -> bytes:
-        chunk.update(id=self.call.generation_id, model=self.call.endpoint.model_slug,
-                     provider=self.call.endpoint.provider_name)  # fmt: skip
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-    def usage_event(self, bill: Bill) -> bytes:
-        chunk = {
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "choices": [],
-            "usage": {
-                "prompt_tokens": bill.usage.prompt_tokens,
-                "completion_tokens": bill.usage.completion_tokens,
-                "total_tokens": bill.usage.total_tokens,
-                "cost": orjson.Fragment(format_usd(bill.charge.total_nanos)),
-                "is_byok": False,
-            },
-        }
-        if self.call.trace_wanted:
-            chunk["switchyard_metadata"] = self.call.trace_payload()
-        return self._event(chunk)
-
-    def error_event(self, message: str) -> bytes:
-        chunk = {
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "error": {"code": 502, "message": message},
-            "choices": [
-                {"index": 0, "delta": {"content": ""}, "finish_reason": "error",
-                 "native_finish_reason": self.call.outcome.native_finish_reason}
-            ],
-        }  # fmt: skip
-        return self._event(chunk)
+        delta = choice.get("delta") or {}
+        for text in (delta.get("content"), delta.get("reasoning")):
+            if isinstance(text, str):
+                self.completion_bytes += len(text.encode())
+        for call in delta.get("tool_calls") or []:
+            arguments = (call.get("function") or {}).get("arguments") if call else None
+            if isinstance(arguments, str):
+                self.completion_bytes += len(arguments.encode())
+        if choice.get("finish_reason") is not None:
+            self.call.outcome.native_finish_reason = choice.get("native_finish_reason") or str(
+                choice["finish_reason"]
+            )
 
 
 @contextlib.asynccontextmanager
 async def _open_upstream(call: Call, endpoint: RoutableEndpoint) -> AsyncIterator[httpx.Response]:
     """The provider's stream, or an ApiError while the client can still get a plain error."""
-    url, headers, body = openai_compat.upstream_request(call.request, endpoint)
+    adapter = adapter_for(endpoint)
+    request = adapter.chat_request(call.request.payload, upstream_of(endpoint), stream=True)
     provider = endpoint.provider_name
     try:
-        async with call.gateway.client.stream("POST", url, content=body, headers=headers) as resp:
-            if resp.status_code != 200:
-                raise openai_compat.upstream_failure(
+        async with call.gateway.client.stream(
+            "POST", request.url, content=request.body, headers=request.headers
+        ) as response:
+            if response.status_code != 200:
+                content = await read_capped(response, call.gateway.upstream_body_limit)
+                raise upstream_failure(
                     provider,
-                    resp.status_code,
-                    await read_capped(resp, call.gateway.upstream_body_limit),
-                    retry_after=resp.headers.get("retry-after"),
+                    response.status_code,
+                    adapter.error_message(content),
+                    retry_after=response.headers.get("retry-after"),
                 )
-            yield resp
+            yield response
     except httpx.HTTPError as exc:
         raise UpstreamError(
             f"{provider} is unreachable ({type(exc).__name__})",
@@ -129,27 +106,28 @@ async def _open_upstream(call: Call, endpoint: RoutableEndpoint) -> AsyncIterato
         ) from exc
 
 
-async def _client_events(
+async def _canonical_chunks(
     meter: StreamMeter, events: AsyncIterator[bytes]
-) -> AsyncGenerator[bytes, None]:
-    """The provider's chunks rewritten for the client, up to the provider's [DONE]."""
+) -> AsyncGenerator[Json, None]:
+    """The provider's events as canonical chunks for the client, to its end (or [DONE])."""
     async for data in events:
         if data == b"[DONE]":
-            return
-        event = meter.rewrite(data)
-        if event is not None:
-            yield event
+            break
+        for chunk in meter.chunks(data):
+            yield chunk
+    for chunk in meter.final_chunks():
+        yield chunk
 
 
-async def _first_event(meter: StreamMeter, events: AsyncGenerator[bytes, None]) -> bytes:
+async def _first_chunk(meter: StreamMeter, chunks: AsyncGenerator[Json, None]) -> Json:
     """The first chunk for the client. Until it exists nothing has been sent, so a provider
     that fails here (error, garbage, empty stream) can be replaced by the next one."""
     provider = meter.call.endpoint.provider_name
     try:
-        return await anext(events)
+        return await anext(chunks)
     except StopAsyncIteration:
         message = f"{provider} ended the stream without a response"
-    except ProviderStreamError as exc:
+    except ProviderFormatError as exc:
         message = f"{provider} sent {exc}"
     except (httpx.HTTPError, ValueError) as exc:
         message = f"{provider} sent an invalid stream ({type(exc).__name__})"
@@ -161,8 +139,8 @@ class _OpenStream:
     """A provider's stream that has produced its first chunk, and what closes it."""
 
     meter: StreamMeter
-    events: AsyncGenerator[bytes, None]
-    first: bytes
+    chunks: AsyncGenerator[Json, None]
+    first: Json
     closing: contextlib.AsyncExitStack
 
 
@@ -170,25 +148,30 @@ async def _open_stream(call: Call, endpoint: RoutableEndpoint) -> _OpenStream:
     closing = contextlib.AsyncExitStack()
     try:
         response = await closing.enter_async_context(_open_upstream(call, endpoint))
-        meter = StreamMeter(call)
+        meter = StreamMeter(call, adapter_for(endpoint).stream_translator())
         data = sse_data(response.aiter_bytes(), line_limit=call.gateway.upstream_body_limit)
-        events = _client_events(meter, data)
-        closing.push_async_callback(events.aclose)
-        return _OpenStream(meter, events, await _first_event(meter, events), closing)
+        chunks = _canonical_chunks(meter, data)
+        closing.push_async_callback(chunks.aclose)
+        return _OpenStream(meter, chunks, await _first_chunk(meter, chunks), closing)
     except BaseException:
         await closing.aclose()  # this provider is done with: close its connection
         raise
 
 
-async def _pump(meter: StreamMeter, events: AsyncIterator[bytes], send: Send) -> str | None:
+async def _pump(
+    meter: StreamMeter, chunks: AsyncIterator[Json], send: Send, fmt: ClientFormat
+) -> str | None:
     """Forward the remaining chunks; return a failure message, if any."""
-    provider = meter.call.endpoint.provider_name
+    call = meter.call
+    provider = call.endpoint.provider_name
     try:
-        async for event in events:
-            await send_chunk(send, event)
+        async for chunk in chunks:
+            await send_chunk(send, fmt.chunk_events(call, chunk))
+    except ProviderFormatError as exc:
+        return f"{provider} sent {exc}"
     except (httpx.HTTPError, ValueError) as exc:
         return f"{provider} stream failed ({type(exc).__name__})"
-    if meter.call.outcome.native_finish_reason is None:
+    if call.outcome.native_finish_reason is None:
         return f"{provider} ended the stream before it finished"
     return None
 
@@ -199,32 +182,103 @@ async def _client_gone(receive: Receive) -> None:
         pass
 
 
-async def _pump_until_disconnect(
-    meter: StreamMeter, events: AsyncIterator[bytes], send: Send, receive: Receive
-) -> str | None:
-    pump = asyncio.ensure_future(_pump(meter, events, send))
-    watcher = asyncio.ensure_future(_client_gone(receive))
+async def _until_client_gone[T](work: "asyncio.Future[T]", gone: "asyncio.Future[None]") -> bool:
+    """Waits for `work`; False (and `work` cancelled) if the client left first."""
+    waiting: set[asyncio.Future[Any]] = {work, gone}
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    if work.done():
+        return True
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    return False
+
+
+class _Client:
+    """The client's side of one stream: whether its headers went out, and how to reach it."""
+
+    def __init__(self, call: Call, send: Send, fmt: ClientFormat) -> None:
+        self.call, self.send, self.fmt = call, send, fmt
+        self.started = False
+
+    async def start(self, *, provider_known: bool = True) -> None:
+        if not self.started:
+            self.started = True
+            headers = answer_headers(self.call)
+            # Before the first answer the provider is not known yet: only the generation id.
+            await start_stream(self.send, extra_headers=headers if provider_known else headers[:1])
+
+    async def keep_alive(self) -> None:
+        await self.start(provider_known=False)
+        await send_chunk(self.send, KEEPALIVE_EVENT)
+
+    async def fail(self, message: str, created: int) -> None:
+        await send_chunk(self.send, self.fmt.stream_error(self.call, message, created))
+        await end_stream(self.send)
+
+
+async def _first_answer_kept_alive(
+    call: Call, client: _Client, gone: "asyncio.Future[None]"
+) -> _OpenStream | None:
+    """The first provider stream that answers, with keep-alive comments while waiting; None
+    when the client left. Raises the ApiError of a failure only while nothing was sent."""
+    opening = asyncio.ensure_future(
+        first_answer(call, functools.partial(_open_stream, call),
+                     timeout_s=call.gateway.first_token_timeout_s)
+    )  # fmt: skip
     try:
-        await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {opening, gone}
+        while not opening.done():
+            await asyncio.wait(
+                waiting, timeout=call.gateway.keepalive_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if gone.done() and not opening.done():
+                call.outcome.cancelled = True
+                opening.cancel()
+                await asyncio.gather(opening, return_exceptions=True)
+                return None
+            if not opening.done():
+                await client.keep_alive()
+        return opening.result()
+    except ApiError as error:
+        if not client.started:
+            raise
+        call.outcome.failed = True
+        await client.fail(error.message, int(time.time()))
+        return None
+
+
+async def relay_stream(call: Call, receive: Receive, send: Send, fmt: ClientFormat) -> None:
+    """Relay within the request deadline; raises an ApiError only while nothing was sent."""
+    gone = asyncio.ensure_future(_client_gone(receive))
+    client = _Client(call, send, fmt)
+    deadline_s = call.gateway.deadline_s
+    try:
+        async with asyncio.timeout(deadline_s):
+            await _relay(call, client, gone)
+    except TimeoutError:
+        call.outcome.failed = True
+        if not client.started:
+            raise UpstreamTimeout(f"The request took longer than {deadline_s} s") from None
+        await client.fail(f"The request took longer than {deadline_s} s", int(time.time()))
     finally:
-        watcher.cancel()
-        if not pump.done():
-            pump.cancel()  # the client left: stop reading, so the upstream is closed
-            meter.call.outcome.cancelled = True
-        await asyncio.gather(pump, watcher, return_exceptions=True)
-    return None if pump.cancelled() else pump.result()
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
 
 
-async def relay_stream(call: Call, receive: Receive, send: Send) -> None:
-    opened = await first_answer(
-        call, functools.partial(_open_stream, call), timeout_s=call.gateway.first_token_timeout_s
-    )
+async def _relay(call: Call, client: _Client, gone: "asyncio.Future[None]") -> None:
+    send, fmt = client.send, client.fmt
+    opened = await _first_answer_kept_alive(call, client, gone)
+    if opened is None:
+        return
     meter = opened.meter
     async with opened.closing:
         call.outcome.first_token_at = time.monotonic()
-        await start_stream(send, extra_headers=answer_headers(call))
-        await send_chunk(send, opened.first)
-        failure = await _pump_until_disconnect(meter, opened.events, send, receive)
+        await client.start()
+        await send_chunk(send, fmt.stream_start(call) + fmt.chunk_events(call, opened.first))
+        pump = asyncio.ensure_future(_pump(meter, opened.chunks, send, fmt))
+        if not await _until_client_gone(pump, gone):
+            call.outcome.cancelled = True  # stop reading, so the upstream is closed
+        failure = None if call.outcome.cancelled else pump.result()
     call.outcome.ended_at = time.monotonic()
     call.outcome.failed = failure is not None
     bill = await call.settle(completion_bytes=meter.completion_bytes)
@@ -232,8 +286,7 @@ async def relay_stream(call: Call, receive: Receive, send: Send) -> None:
     if call.outcome.cancelled:
         return  # nobody is listening
     if failure:
-        await send_chunk(send, meter.error_event(failure))
+        await client.fail(failure, meter.created)
     else:
-        await send_chunk(send, meter.usage_event(bill))
-        await send_chunk(send, DONE_EVENT)
-    await end_stream(send)
+        await send_chunk(send, fmt.stream_end(call, bill, meter.created))
+        await end_stream(send)

@@ -1,1 +1,20 @@
-"""Provider adapters: one module per upstream wire format."""
+"""Provider adapters: one module per upstream wire format, behind `base.Adapter`."""
+
+import os
+
+from catalog.selectors import RoutableEndpoint
+from proxy.providers.base import Adapter, Upstream
+from proxy.providers.openai_compat import OpenAIAdapter
+
+ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter()}
+
+
+def adapter_for(endpoint: RoutableEndpoint) -> Adapter:
+    return ADAPTERS[endpoint.adapter]
+
+
+def upstream_of(endpoint: RoutableEndpoint) -> Upstream:
+    """Where the endpoint lives; its provider's key is read from the environment, never the
+    database."""
+    api_key = os.environ.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
+    return Upstream(base_url=endpoint.base_url, model=endpoint.upstream_model_id, api_key=api_key)
