@@ -6,6 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from catalog.models import Provider
 from catalog.pricing import price_per_token
 from catalog.selectors import CatalogEntry, catalog_entries
 
@@ -54,3 +55,31 @@ def _model_payload(entry: CatalogEntry) -> dict[str, Any]:
 def model_list(request: HttpRequest) -> JsonResponse:
     data = [_model_payload(entry) for entry in catalog_entries()]
     return JsonResponse({"object": "list", "data": data, "total_count": len(data)})
+
+
+@csrf_exempt
+@require_GET
+def embedding_model_list(request: HttpRequest) -> JsonResponse:
+    """The models `/embeddings` serves (OpenRouter lists them apart from chat models)."""
+    data = [_model_payload(entry) for entry in catalog_entries(embeddings=True)]
+    return JsonResponse({"object": "list", "data": data, "total_count": len(data)})
+
+
+def _provider_payload(provider: Provider) -> dict[str, Any]:
+    return {
+        "name": provider.name,
+        "slug": provider.slug,
+        "privacy_policy_url": provider.privacy_policy_url or None,
+        "terms_of_service_url": provider.terms_of_service_url or None,
+        "status_page_url": provider.status_page_url or None,
+        "headquarters": provider.headquarters or None,
+        "datacenters": provider.datacenters,
+    }
+
+
+@csrf_exempt
+@require_GET
+def provider_list(request: HttpRequest) -> JsonResponse:
+    """The providers requests can be routed to, in OpenRouter's shape."""
+    providers = Provider.objects.filter(is_active=True, endpoints__is_active=True).distinct()
+    return JsonResponse({"data": [_provider_payload(p) for p in providers]})

@@ -36,6 +36,12 @@ class DemoModel:
     free_providers: tuple[str, ...] = ()
 
 
+# The wire format each simulated provider speaks to the gateway (the simulator serves all three),
+# so every adapter is exercised end to end: OpenAI-compatible unless named here.
+DEMO_PROVIDER_FORMATS = {"lumen": "anthropic", "atlas": "gemini"}
+# Where each format's API lives under a simulated provider's URL.
+FORMAT_API_PATHS = {"openai": "v1", "anthropic": "v1", "gemini": "v1beta"}
+
 DEMO_PROVIDERS = {
     "nimbus": "Nimbus Cloud",
     "lumen": "Lumen AI",
@@ -120,3 +126,37 @@ DEMO_MODELS = (
         open_weights=True,
     ),
 )  # fmt: skip
+
+
+# Embedding models (served by /embeddings): list price in USD per million input tokens.
+@dataclass(frozen=True)
+class DemoEmbeddingModel:
+    slug: str
+    name: str
+    # The model's native vector size. The simulator answers any model with 256 values unless
+    # the request asks for `dimensions`.
+    dimensions: int
+    context_length: int
+    usd_per_mtok: Decimal
+    # provider slug -> price multiplier against the list price
+    providers: dict[str, Decimal]
+
+
+DEMO_EMBEDDING_MODELS: tuple[DemoEmbeddingModel, ...] = (
+    DemoEmbeddingModel(
+        "openai/text-embedding-3-small",
+        "OpenAI: Text Embedding 3 Small",
+        dimensions=1536,
+        context_length=8192,
+        usd_per_mtok=Decimal("0.02"),
+        providers={"nimbus": Decimal("1"), "quanta": Decimal("1.1")},
+    ),
+    DemoEmbeddingModel(
+        "openai/text-embedding-3-large",
+        "OpenAI: Text Embedding 3 Large",
+        dimensions=3072,
+        context_length=8192,
+        usd_per_mtok=Decimal("0.13"),
+        providers={"nimbus": Decimal("1")},
+    ),
+)

@@ -27,6 +27,8 @@ class Model(models.Model):
 class Provider(models.Model):
     class Adapter(models.TextChoices):
         OPENAI = "openai", "OpenAI-compatible"
+        ANTHROPIC = "anthropic", "Anthropic Messages"
+        GEMINI = "gemini", "Google Gemini"
 
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
@@ -38,6 +40,12 @@ class Provider(models.Model):
         help_text="Name of the environment variable holding this provider's API key.",
     )
     is_active = models.BooleanField(default=True)
+    # Shown by GET /api/v1/providers, as OpenRouter does.
+    privacy_policy_url = models.URLField(blank=True)
+    terms_of_service_url = models.URLField(blank=True)
+    status_page_url = models.URLField(blank=True)
+    headquarters = models.CharField(max_length=2, blank=True, help_text="ISO country code")
+    datacenters = models.JSONField(default=list, blank=True, help_text="ISO country codes")
     inference_fee_bps = models.PositiveIntegerField(
         null=True,
         blank=True,

@@ -1,3 +1,4 @@
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ class RoutableEndpoint:
     inference_fee_bps: int | None = None
     variant: str = ""
     quantization: str = ""
+    embeddings: bool = False  # an embedding model's endpoint (served by /embeddings only)
     supported_parameters: frozenset[str] = frozenset()
 
     @property
@@ -55,10 +57,17 @@ def _active_endpoints() -> "QuerySet[Endpoint]":
     )
 
 
+def _keyed(endpoint: Endpoint) -> bool:
+    """A provider that needs an API key is routable only once the key is in the environment."""
+    env = endpoint.provider.api_key_env
+    return not env or bool(os.environ.get(env))
+
+
 def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:
-    """Every active endpoint (all variants), grouped by model slug, cheapest first."""
+    """Every active endpoint (all variants) whose provider can be called, grouped by model
+    slug, cheapest first."""
     by_model: dict[str, list[RoutableEndpoint]] = {}
-    for endpoint in _active_endpoints():
+    for endpoint in filter(_keyed, _active_endpoints()):
         by_model.setdefault(endpoint.model.slug, []).append(
             RoutableEndpoint(
                 endpoint_id=endpoint.pk,
@@ -78,6 +87,7 @@ def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:
                 variant=endpoint.variant,
                 quantization=endpoint.quantization,
                 supported_parameters=frozenset(endpoint.supported_parameters),
+                embeddings="embeddings" in endpoint.model.output_modalities,
             )
         )
     for endpoints in by_model.values():
@@ -99,10 +109,13 @@ class CatalogEntry:
         return f"{self.model.slug}:{self.variant}" if self.variant else self.model.slug
 
 
-def catalog_entries() -> list[CatalogEntry]:
-    """Every model (and variant) that has at least one active endpoint, by slug."""
+def catalog_entries(*, embeddings: bool = False) -> list[CatalogEntry]:
+    """Every model (and variant) that has at least one active endpoint, by slug: chat models,
+    or embedding models."""
     grouped: dict[tuple[int, str], CatalogEntry] = {}
     for endpoint in _active_endpoints():
+        if ("embeddings" in endpoint.model.output_modalities) != embeddings:
+            continue
         key = (endpoint.model_id, endpoint.variant)
         entry = grouped.setdefault(key, CatalogEntry(endpoint.model, endpoint.variant, []))
         entry.endpoints.append(endpoint)

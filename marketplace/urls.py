@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from catalog.api import model_list
+from catalog.api import embedding_model_list, model_list, provider_list
 from marketplace.dashboard import views as dashboard
 
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/models", model_list, name="api-models"),
+    path("api/v1/providers", provider_list, name="api-providers"),
+    path("api/v1/embeddings/models", embedding_model_list, name="api-embedding-models"),
 ]

@@ -7,9 +7,12 @@ from collections.abc import Awaitable, Callable
 from proxy.account import credits, generation, key_info
 from proxy.asgi_io import Message, Receive, Scope, Send, send_response
 from proxy.chat import chat_completions
+from proxy.embeddings import embeddings
 from proxy.endpoints_api import is_endpoints_path, model_endpoints
 from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
 from proxy.gateway import Gateway, gateway_create
+from proxy.messages import messages
+from proxy.text_completions import text_completions
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +21,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/chat/completions": ("POST", chat_completions),
+    "/api/v1/completions": ("POST", text_completions),
+    "/api/v1/embeddings": ("POST", embeddings),
+    "/api/v1/messages": ("POST", messages),
     "/api/v1/credits": ("GET", credits),
     "/api/v1/generation": ("GET", generation),
     "/api/v1/key": ("GET", key_info),

@@ -46,7 +46,7 @@ async def complete(
     started_at = time.monotonic()
     principal = await authenticate(gateway.db, api_key_header(scope))
     request = parse(await read_body(receive, limit=gateway.body_limit))
-    plan, vitals = await _route(gateway, request)
+    plan, vitals = await route(gateway, request)
     call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     await call.hold()
@@ -78,7 +78,7 @@ def _needs_speed(request: ChatRequest) -> bool:
     return request.provider.sort is None and any(m.variant is Variant.NITRO for m in request.models)
 
 
-async def _route(gateway: Gateway, request: ChatRequest) -> tuple[RoutePlan, dict[int, Vitals]]:
+async def route(gateway: Gateway, request: ChatRequest) -> tuple[RoutePlan, dict[int, Vitals]]:
     catalog = await gateway.catalog.routing_catalog(platform_fee_bps=gateway.fee_bps)
     endpoints = [e for ref in request.models for e in catalog.endpoints_of(ref.slug)]
     vitals = await gateway.health.vitals(endpoints, with_speed=_needs_speed(request))
@@ -88,6 +88,7 @@ async def _route(gateway: Gateway, request: ChatRequest) -> tuple[RoutePlan, dic
         prompt_tokens_estimate=request.prompt_tokens_estimate,
         max_tokens=request.max_tokens,
         parameters=request.parameters,
+        embeddings=request.embeddings,
     )
     plan = route_plan(
         demand, catalog, lambda i: vitals.get(i, HEALTHY), max_attempts=gateway.max_attempts

@@ -50,6 +50,8 @@ class ChatRequest:
     parameters: frozenset[str] = frozenset()
     # Estimated from the messages' text, to check which endpoints' context fits.
     prompt_tokens_estimate: int = 0
+    # An embeddings request (`input` instead of messages; no completion).
+    embeddings: bool = False
 
     @property
     def model(self) -> str:
@@ -86,7 +88,7 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
     return messages
 
 
-def _load_object(body: bytes) -> dict[str, Any]:
+def json_object_parse(body: bytes) -> dict[str, Any]:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -111,7 +113,7 @@ def _parameters_used(payload: dict[str, Any]) -> frozenset[str]:
 
 
 def chat_request_parse(body: bytes) -> ChatRequest:
-    payload = _load_object(body)
+    payload = json_object_parse(body)
     models = model_refs_parse(payload.get("model"), payload.get("models"))
     messages = _check_messages(payload.get("messages"))
     stream = payload.get("stream", False)

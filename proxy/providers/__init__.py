@@ -3,10 +3,16 @@
 import os
 
 from catalog.selectors import RoutableEndpoint
+from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.base import Adapter, Upstream
+from proxy.providers.gemini import GeminiAdapter
 from proxy.providers.openai_compat import OpenAIAdapter
 
-ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter()}
+ADAPTERS: dict[str, Adapter] = {
+    "openai": OpenAIAdapter(),
+    "anthropic": AnthropicAdapter(),
+    "gemini": GeminiAdapter(),
+}
 
 
 def adapter_for(endpoint: RoutableEndpoint) -> Adapter:

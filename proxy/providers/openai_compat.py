@@ -6,6 +6,7 @@ be an object with choices, finish reasons are normalized (the provider's own wor
 """
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -112,3 +113,33 @@ class OpenAIAdapter:
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return str(error["message"])
         return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    data: list[Json]
+    usage: Usage | None
+
+
+def embeddings_request(payload: Json, upstream: Upstream) -> UpstreamRequest:
+    """An OpenAI-compatible `/embeddings` request (the one format that serves embeddings)."""
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    if upstream.api_key:
+        headers["authorization"] = f"Bearer {upstream.api_key}"
+    url = f"{upstream.base_url.rstrip('/')}/embeddings"
+    return UpstreamRequest(url, headers, orjson.dumps(dict(payload, model=upstream.model)))
+
+
+def embeddings_payload(body: bytes) -> Embeddings:
+    payload = _load_object(body, "answer")
+    data = payload.get("data")
+    valid = isinstance(data, list) and all(
+        isinstance(item, dict) and isinstance(item.get("embedding"), list | str) for item in data
+    )
+    if not valid or not data:
+        raise ProviderFormatError("an answer without embeddings")
+    usage = payload.get("usage")
+    prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    if not isinstance(prompt, int) or isinstance(prompt, bool) or prompt < 0:
+        return Embeddings(data, None)
+    return Embeddings(data, Usage(prompt, 0))

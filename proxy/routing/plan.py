@@ -7,6 +7,7 @@ message and the routing trace), or placed in the attempt order: the preferred or
 endpoints before unhealthy ones, which stay as last-resort fallbacks.
 """
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ class Demand:
     prompt_tokens_estimate: int
     max_tokens: int | None
     parameters: frozenset[str]
+    embeddings: bool = False  # an embeddings request (else a completion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,13 @@ def expected_cost_nanos(endpoint: RoutableEndpoint, demand: Demand, platform_fee
     usage = Usage(prompt_tokens=demand.prompt_tokens_estimate, completion_tokens=completion)
     fee_bps = endpoint.fee_bps(platform_fee_bps)
     return usage_charge(usage, endpoint.prices, fee_bps=fee_bps).total_nanos
+
+
+def _format_exclusion(endpoint: RoutableEndpoint, demand: Demand) -> str:
+    # Only OpenAI-compatible APIs serve embeddings here.
+    if demand.embeddings and endpoint.adapter != "openai":
+        return "its provider's API has no embeddings"
+    return ""
 
 
 def _resolve_providers(preferences: ProviderPreferences, catalog: Catalog) -> ProviderPreferences:
@@ -187,10 +196,16 @@ def _rank(
     return sorted(endpoints, key=key)
 
 
-def _variant_endpoints(ref: ModelRef, catalog: Catalog) -> list[RoutableEndpoint]:
+def _variant_endpoints(ref: ModelRef, catalog: Catalog, demand: Demand) -> list[RoutableEndpoint]:
     endpoints = catalog.endpoints_of(ref.slug)
     if not endpoints:
         raise ModelNotFound(f"Model '{ref.slug}' does not exist or has no provider")
+    if demand.embeddings != endpoints[0].embeddings:
+        raise InvalidRequest(
+            f"'{ref.slug}' is an embedding model: use /embeddings"
+            if endpoints[0].embeddings
+            else f"'{ref.slug}' is not an embedding model"
+        )
     wanted = "free" if ref.variant is Variant.FREE else ""
     chosen = [e for e in endpoints if e.variant == wanted]
     if not chosen:
@@ -208,12 +223,14 @@ def _route_model(
     ref: ModelRef, demand: Demand, catalog: Catalog, vitals: Callable[[int], Vitals]
 ) -> _ModelRoute:
     preferences = demand.preferences
-    endpoints = _variant_endpoints(ref, catalog)
+    endpoints = _variant_endpoints(ref, catalog, demand)
     costs = {
         e.endpoint_id: expected_cost_nanos(e, demand, catalog.platform_fee_bps) for e in endpoints
     }
     reasons = {
-        e.endpoint_id: _preference_exclusion(e, preferences) or _fit_exclusion(e, demand)
+        e.endpoint_id: _preference_exclusion(e, preferences)
+        or _format_exclusion(e, demand)
+        or _fit_exclusion(e, demand)
         for e in endpoints
     }
     fitting = [e for e in endpoints if not reasons[e.endpoint_id]]
@@ -258,12 +275,8 @@ def _strategy(demand: Demand) -> str:
 def route_plan(
     demand: Demand, catalog: Catalog, vitals: Callable[[int], Vitals], *, max_attempts: int
 ) -> RoutePlan:
-    resolved = Demand(
-        models=demand.models,
-        preferences=_resolve_providers(demand.preferences, catalog),
-        prompt_tokens_estimate=demand.prompt_tokens_estimate,
-        max_tokens=demand.max_tokens,
-        parameters=demand.parameters,
+    resolved = dataclasses.replace(
+        demand, preferences=_resolve_providers(demand.preferences, catalog)
     )
     routes = [_route_model(ref, resolved, catalog, vitals) for ref in resolved.models]
     considered = [c for route in routes for c in route.considered]

@@ -1,9 +1,10 @@
 """Provider faults set at run time through the simulator's control API.
 
 ``PUT /_control/providers/{slug}`` with ``{"fault": NAME, "count": n, ...options}`` stores a
-:class:`Fault` on the :class:`FaultBoard`; every later chat request to that provider (or only
-the next ``n``; ``count`` absent or null means until cleared) gets the fault instead of the
-usual answer. Options are non-negative integers; a fault accepts only its own:
+:class:`Fault` on the :class:`FaultBoard`; every later chat or embedding request to that
+provider, in any wire format (or only the next ``n``; ``count`` absent or null means until
+cleared) gets the fault instead of the usual answer. Options are non-negative integers; a
+fault accepts only its own:
 
 ==============  ===========================  ==================================================
 fault           option (default)             what the client sees (streaming / not)
@@ -23,7 +24,13 @@ huge_body       size_bytes (64 MiB)          200 with exactly that many bytes:
                                              ``{"padding": "xx…"}``
 ==============  ===========================  ==================================================
 
-Everything here is pure; ``server.py`` serves the faults.
+The table shows OpenAI's chat route. The Anthropic and Gemini routes send the same faults in
+their own shapes: their error bodies, an ``event: error`` (Anthropic) or a ``data:``
+``{"error"}`` event (Gemini) for error_event, their first event (``message_start``, or the
+first text chunk) counted by cut_stream, and ``event: message_start`` before the broken or
+padded ``data:`` line for Anthropic. ``error_event_body`` is OpenAI's.
+
+Everything here is pure; ``fault_serving.py`` serves the faults.
 """
 
 import ipaddress

@@ -1,20 +1,36 @@
-"""Pure, deterministic parts of a simulated answer: parsing, tokens, reply text, payloads.
+"""Pure, deterministic planning of a simulated answer: tokens, reply text, directives.
 
-Gateway tests assert on these exact values, so everything here is a plain function of
-its inputs (ids and timestamps are passed in, never generated here).
+Gateway tests assert on these exact values, so everything here is a plain function of its
+inputs (ids and timestamps are made by the serving code, never here). ``plan_reply`` answers
+the canonical request of any wire format (see ``prompt.py``); tool calls and JSON mode follow
+the rules in ``tool_replies.py``.
+
+Token accounting: a token is a word (``\\w+``) or one punctuation character. A prompt costs
+the tokens of its messages' text (string contents and text parts; tool definitions, images
+and tool calls' arguments are free) plus 3 per message and 3 for the reply. A reply costs one
+token per streamed piece: the pieces are the reply's tokens, each with the whitespace before
+it, so they add up to exactly the reply text.
+
+Stop sequences cut the reply text before the first one found (OpenAI ``stop``, Anthropic
+``stop_sequences``, Gemini ``stopSequences``); ``max_tokens`` then truncates what is left.
 """
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import orjson
-
 from proxy.simulator.profiles import SimulatedProvider
+from proxy.simulator.prompt import Message, Prompt
+from proxy.simulator.tool_replies import (
+    ToolCall,
+    json_mode_text,
+    planned_tool_call,
+    tool_result_text,
+)
 
 TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
-_PUNCTUATION = re.compile(r"[^\w\s]")
+_PIECE_PATTERN = re.compile(r"\s*(?:\w+|[^\w\s])")
 DIRECTIVE_PATTERN = re.compile(
     r"\[sim:(?:status=(?P<status>\d{3})|cut=(?P<cut>\d+)|slow=(?P<slow>\d+)"
     r"|delay=(?P<delay>\d+)|(?P<flag>hang|malformed))\]"
@@ -23,22 +39,7 @@ DIRECTIVE_PATTERN = re.compile(
 _MESSAGE_OVERHEAD_TOKENS = 3
 _REPLY_PRIMING_TOKENS = 3
 
-FinishReason = Literal["stop", "length"]
-Message = Mapping[str, object]
-JsonObject = dict[str, object]
-
-
-class InvalidChatRequest(ValueError):
-    """The request body is not a chat-completions request we can answer (HTTP 400)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    model: str
-    messages: tuple[Message, ...]
-    max_tokens: int | None
-    stream: bool
-    include_usage: bool
+FinishReason = Literal["stop", "length", "tool_calls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +55,25 @@ class Directives:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
+    """A planned reply. ``deltas`` are its streamed pieces, one token each: the text, or the
+    tool call's arguments (then cut short, with finish reason "length", by ``max_tokens``)."""
+
     deltas: tuple[str, ...]
     finish_reason: FinishReason
     prompt_tokens: int
+    tool_call: ToolCall | None = None
+    # The stop sequence that ended the text, when one did.
+    stop_sequence: str | None = None
 
     @property
     def content(self) -> str:
-        return "".join(self.deltas)
+        """The reply text ("" for a tool call)."""
+        return "" if self.tool_call else "".join(self.deltas)
+
+    @property
+    def arguments(self) -> str:
+        """The tool call's arguments as sent: complete, or cut short by ``max_tokens``."""
+        return "".join(self.deltas) if self.tool_call else ""
 
     @property
     def completion_tokens(self) -> int:
@@ -69,82 +82,6 @@ class Completion:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseMeta:
-    id: str
-    created: int
-    model: str
-    system_fingerprint: str
-
-
-# --- request parsing -------------------------------------------------------------------
-
-
-def parse_chat_request(raw: bytes) -> ChatRequest:
-    body = _decode_object(raw)
-    return ChatRequest(
-        model=_model(body),
-        messages=_messages(body),
-        max_tokens=_max_tokens(body),
-        stream=_optional_bool(body, "stream"),
-        include_usage=_include_usage(body),
-    )
-
-
-def _decode_object(raw: bytes) -> Mapping[str, object]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidChatRequest(f"Request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidChatRequest("Request body must be a JSON object.")
-    return body
-
-
-def _model(body: Mapping[str, object]) -> str:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidChatRequest("you must provide a model parameter")
-    return model
-
-
-def _messages(body: Mapping[str, object]) -> tuple[Message, ...]:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidChatRequest("'messages' must be a non-empty array")
-    if not all(isinstance(message, dict) for message in messages):
-        raise InvalidChatRequest("every entry of 'messages' must be an object")
-    return tuple(messages)
-
-
-def _max_tokens(body: Mapping[str, object]) -> int | None:
-    # max_completion_tokens supersedes the deprecated max_tokens in the OpenAI API.
-    for key in ("max_completion_tokens", "max_tokens"):
-        value = body.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidChatRequest(f"'{key}' must be a positive integer")
-        return value
-    return None
-
-
-def _optional_bool(body: Mapping[str, object], key: str) -> bool:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidChatRequest(f"'{key}' must be a boolean")
-    return value is True
-
-
-def _include_usage(body: Mapping[str, object]) -> bool:
-    options = body.get("stream_options")
-    if options is None:
-        return False
-    if not isinstance(options, dict):
-        raise InvalidChatRequest("'stream_options' must be an object")
-    return _optional_bool(options, "include_usage")
 
 
 # --- text and tokens -------------------------------------------------------------------
@@ -156,6 +93,16 @@ def tokenize(text: str) -> list[str]:
 
 def count_tokens(text: str) -> int:
     return len(tokenize(text))
+
+
+def text_pieces(text: str) -> tuple[str, ...]:
+    """One piece per token, each with the whitespace before it; trailing whitespace joins the
+    last piece, so the pieces add up to ``text`` (unless it has no token at all)."""
+    pieces = _PIECE_PATTERN.findall(text)
+    rest = text[sum(len(piece) for piece in pieces) :]
+    if pieces and rest:
+        pieces[-1] += rest
+    return tuple(pieces)
 
 
 def content_text(content: object) -> str:
@@ -196,33 +143,58 @@ def strip_directives(text: str) -> str:
 
 
 def reply_text(messages: Sequence[Message], provider: SimulatedProvider) -> str:
+    """The reply wording: a tool result is acknowledged, anything else echoes the user."""
+    if messages and messages[-1].get("role") == "tool":
+        return tool_result_text(content_text(messages[-1].get("content")))
     said = strip_directives(last_user_text(messages)) or "nothing"
     return f"Hello from {provider.name}. You said: {said}"
 
 
-def delta_texts(tokens: Sequence[str]) -> tuple[str, ...]:
-    """Streamed pieces whose concatenation is the re-joined text of ``tokens``."""
-    return tuple(
-        token if index == 0 or _PUNCTUATION.fullmatch(token) else f" {token}"
-        for index, token in enumerate(tokens)
-    )
+# --- planning --------------------------------------------------------------------------
 
 
-def join_tokens(tokens: Sequence[str]) -> str:
-    return "".join(delta_texts(tokens))
+def plan_reply(prompt: Prompt, provider: SimulatedProvider) -> Completion:
+    """The whole reply to a canonical request: a tool call, or text (JSON in JSON mode)."""
+    call = planned_tool_call(prompt)
+    if call is not None:
+        return _limited(text_pieces(call.arguments), prompt, tool_call=call)
+    text = json_mode_text(prompt.response_format, reply_text(prompt.messages, provider))
+    text, stop_sequence = _cut_at_stop(text, prompt.stop)
+    return _limited(text_pieces(text), prompt, stop_sequence=stop_sequence)
 
 
 def plan_completion(
     messages: Sequence[Message], provider: SimulatedProvider, max_tokens: int | None
 ) -> Completion:
-    tokens = tokenize(reply_text(messages, provider))
-    truncated = max_tokens is not None and max_tokens < len(tokens)
-    emitted = tokens[:max_tokens] if truncated else tokens
+    """The reply to a plain chat request (no tools, JSON mode or stop sequences)."""
+    return plan_reply(Prompt(messages=tuple(messages), max_tokens=max_tokens), provider)
+
+
+def _limited(
+    pieces: tuple[str, ...],
+    prompt: Prompt,
+    *,
+    tool_call: ToolCall | None = None,
+    stop_sequence: str | None = None,
+) -> Completion:
+    limit = prompt.max_tokens
+    truncated = limit is not None and limit < len(pieces)
+    natural: FinishReason = "tool_calls" if tool_call else "stop"
     return Completion(
-        deltas=delta_texts(emitted),
-        finish_reason="length" if truncated else "stop",
-        prompt_tokens=prompt_tokens(messages),
+        deltas=pieces[:limit] if truncated else pieces,
+        finish_reason="length" if truncated else natural,
+        prompt_tokens=prompt_tokens(prompt.messages),
+        tool_call=tool_call,
+        stop_sequence=None if truncated else stop_sequence,
     )
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, str | None]:
+    found = [(text.find(sequence), sequence) for sequence in stop if sequence and sequence in text]
+    if not found:
+        return text, None
+    index, sequence = min(found)
+    return text[:index], sequence
 
 
 # --- fault directives ------------------------------------------------------------------
@@ -250,78 +222,3 @@ def _apply_directive(directives: Directives, match: re.Match[str]) -> Directives
     if flag == "hang":
         return replace(directives, hang=True)
     return replace(directives, malformed=True)
-
-
-# --- wire payloads ---------------------------------------------------------------------
-
-
-def completion_body(meta: ResponseMeta, completion: Completion) -> JsonObject:
-    message = {"role": "assistant", "content": completion.content, "refusal": None}
-    choice = {
-        "index": 0,
-        "message": message,
-        "logprobs": None,
-        "finish_reason": completion.finish_reason,
-    }
-    return {
-        "id": meta.id,
-        "object": "chat.completion",
-        "created": meta.created,
-        "model": meta.model,
-        "choices": [choice],
-        "usage": usage_body(completion),
-        "system_fingerprint": meta.system_fingerprint,
-    }
-
-
-def usage_body(completion: Completion) -> dict[str, int]:
-    return {
-        "prompt_tokens": completion.prompt_tokens,
-        "completion_tokens": completion.completion_tokens,
-        "total_tokens": completion.total_tokens,
-    }
-
-
-def chunk_body(
-    meta: ResponseMeta, delta: Mapping[str, str], finish_reason: FinishReason | None = None
-) -> JsonObject:
-    choice = {"index": 0, "delta": dict(delta), "logprobs": None, "finish_reason": finish_reason}
-    return _chunk_envelope(meta) | {"choices": [choice]}
-
-
-def usage_chunk_body(meta: ResponseMeta, completion: Completion) -> JsonObject:
-    return _chunk_envelope(meta) | {"choices": [], "usage": usage_body(completion)}
-
-
-def _chunk_envelope(meta: ResponseMeta) -> JsonObject:
-    return {
-        "id": meta.id,
-        "object": "chat.completion.chunk",
-        "created": meta.created,
-        "model": meta.model,
-        "system_fingerprint": meta.system_fingerprint,
-    }
-
-
-def sse_event(payload: JsonObject) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
-SSE_DONE = b"data: [DONE]\n\n"
-
-
-def error_body(status: int, message: str) -> JsonObject:
-    return {"error": {"message": message, "type": error_type(status), "code": None}}
-
-
-def error_type(status: int) -> str:
-    if status >= 500:
-        return "server_error"
-    return _CLIENT_ERROR_TYPES.get(status, "invalid_request_error")
-
-
-_CLIENT_ERROR_TYPES = {
-    401: "authentication_error",
-    403: "permission_error",
-    429: "rate_limit_error",
-}

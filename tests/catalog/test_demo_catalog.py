@@ -1,5 +1,6 @@
 import pytest
 
+from catalog.demo import FORMAT_API_PATHS
 from catalog.models import Endpoint, Model, Provider
 from catalog.services import demo_catalog_load
 
@@ -43,7 +44,10 @@ def test_provider_base_url_points_at_the_simulator(simulator_url):
     demo_catalog_load(simulator_url=simulator_url)
 
     for provider in Provider.objects.all():
-        assert provider.base_url == f"{SIMULATOR}/{provider.slug}/v1"
+        path = FORMAT_API_PATHS[provider.adapter]
+        assert provider.base_url == f"{SIMULATOR}/{provider.slug}/{path}"
+    adapters = set(Provider.objects.values_list("adapter", flat=True))
+    assert adapters == {"openai", "anthropic", "gemini"}  # every wire format is exercised
 
 
 def test_reloading_moves_providers_to_a_new_simulator_url():
@@ -51,4 +55,7 @@ def test_reloading_moves_providers_to_a_new_simulator_url():
     demo_catalog_load(simulator_url="http://sim.internal:8100")
 
     urls = set(Provider.objects.values_list("base_url", flat=True))
-    assert urls == {f"http://sim.internal:8100/{p.slug}/v1" for p in Provider.objects.all()}
+    assert urls == {
+        f"http://sim.internal:8100/{p.slug}/{FORMAT_API_PATHS[p.adapter]}"
+        for p in Provider.objects.all()
+    }

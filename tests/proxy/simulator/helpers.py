@@ -11,8 +11,8 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from proxy.simulator.app import make_app
 from proxy.simulator.profiles import SimulatedProvider, provider_by_slug
-from proxy.simulator.server import make_app
 
 Client = TestClient[web.Request, web.Application]
 JsonDict = dict[str, Any]
@@ -69,3 +69,56 @@ async def stream_chat(client: Client, body: JsonDict) -> list[bytes]:
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/event-stream")
     return sse_payloads(await response.read())
+
+
+# --- the other wire formats ------------------------------------------------------------
+
+ANTHROPIC_PATH = "/nimbus/v1/messages"
+GEMINI_PATH = "/nimbus/v1beta/models/gemini-sim:generateContent"
+GEMINI_STREAM_PATH = "/nimbus/v1beta/models/gemini-sim:streamGenerateContent?alt=sse"
+
+WEATHER_TOOL_SCHEMA: JsonDict = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        "days": {"type": "integer"},
+    },
+    "required": ["city", "unit"],
+}
+WEATHER_ARGUMENTS = {"city": "sim", "unit": "celsius"}
+
+
+def messages_body(text: str = "Hi there!", **extra: Any) -> JsonDict:
+    """An Anthropic Messages request body."""
+    return {
+        "model": "claude-sim",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": text}],
+        **extra,
+    }
+
+
+def gemini_body(text: str = "Hi there!", **extra: Any) -> JsonDict:
+    """A Gemini generateContent request body."""
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}], **extra}
+
+
+def named_events(raw: bytes) -> list[tuple[str, JsonDict]]:
+    """Anthropic's SSE: (event name, data) for each event; the name must match the type."""
+    events = []
+    for block in (block for block in raw.split(b"\n\n") if block):
+        name_line, data_line = block.split(b"\n")
+        name = name_line.removeprefix(b"event: ").decode()
+        data: JsonDict = orjson.loads(data_line.removeprefix(b"data: "))
+        assert data["type"] == name
+        events.append((name, data))
+    return events
+
+
+def gemini_chunks(raw: bytes) -> list[JsonDict]:
+    """Gemini's SSE: CRLF-separated ``data:`` events."""
+    assert raw.endswith(b"\r\n\r\n")
+    blocks = raw.split(b"\r\n\r\n")[:-1]
+    assert all(block.startswith(b"data: ") for block in blocks)
+    return [orjson.loads(block.removeprefix(b"data: ")) for block in blocks]

@@ -10,8 +10,9 @@ import orjson
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from proxy.simulator.app import make_app
+from proxy.simulator.app_state import FAULTS_KEY
 from proxy.simulator.faults import error_event_body
-from proxy.simulator.server import FAULTS_KEY, make_app
 from tests.proxy.simulator.helpers import (
     Client,
     JsonDict,

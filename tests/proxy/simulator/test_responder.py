@@ -3,12 +3,12 @@
 import orjson
 import pytest
 
+from proxy.simulator.openai_request import parse_chat_request
 from proxy.simulator.profiles import PROVIDERS, provider_by_slug
+from proxy.simulator.prompt import InvalidRequest
 from proxy.simulator.responder import (
     Directives,
-    InvalidChatRequest,
     count_tokens,
-    parse_chat_request,
     parse_directives,
     plan_completion,
     prompt_tokens,
@@ -136,11 +136,11 @@ def test_the_delay_directive_is_not_echoed() -> None:
     ],
 )
 def test_parse_chat_request_rejects_invalid_bodies(raw: bytes) -> None:
-    with pytest.raises(InvalidChatRequest):
+    with pytest.raises(InvalidRequest):
         parse_chat_request(raw)
 
 
 def test_parse_chat_request_prefers_max_completion_tokens() -> None:
     body = chat(max_tokens=9, max_completion_tokens=2, stream_options={"include_usage": True})
     request = parse_chat_request(orjson.dumps(body))
-    assert (request.max_tokens, request.stream, request.include_usage) == (2, False, True)
+    assert (request.prompt.max_tokens, request.stream, request.include_usage) == (2, False, True)

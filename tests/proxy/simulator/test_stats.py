@@ -10,7 +10,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from proxy.simulator.server import make_app
+from proxy.simulator.app import make_app
 from tests.proxy.simulator.helpers import (
     JsonDict,
     chat,
@@ -32,6 +32,8 @@ async def test_stats_count_chat_requests_per_provider() -> None:
     assert payload == {
         "chat_requests": 3,
         "by_provider": {"nimbus": 1, "lumen": 2},
+        "by_api": {"chat_completions": 3},
+        "embedding_requests": {},
         "faults_served": {},
         "abandoned_streams": 0,
     }

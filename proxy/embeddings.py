@@ -1,0 +1,146 @@
+"""`POST /api/v1/embeddings`: vectors for text, routed, held and billed like completions (the
+input's tokens at the endpoint's prompt price), failing over like them."""
+
+import time
+from typing import Any
+
+import httpx
+import orjson
+
+from catalog.selectors import RoutableEndpoint
+from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
+from proxy.auth import api_key_header, authenticate
+from proxy.chat import route
+from proxy.chat_request import GATEWAY_FIELDS, ChatRequest, json_object_parse, tokens_estimate
+from proxy.client_formats import usage_payload
+from proxy.errors import ApiError, InvalidRequest, UpstreamError
+from proxy.failover import answer_headers, first_answer, record_answer_health
+from proxy.gateway import Gateway
+from proxy.metering import Call, generation_id_new
+from proxy.providers import adapter_for, upstream_of
+from proxy.providers.failures import upstream_failure
+from proxy.providers.openai_compat import Embeddings, embeddings_payload, embeddings_request
+from proxy.routing.preferences import model_refs_parse, preferences_parse
+from proxy.routing.trace import TRACE_HEADER, trace_wanted
+from proxy.upstream import read_capped
+
+MAX_INPUTS = 2048
+
+
+def _input_text_bytes(value: Any) -> int:
+    """Bytes of text in `input` (a string, strings, or token-id arrays); 400 when malformed."""
+    items = [value] if isinstance(value, str) or _is_tokens(value) else value
+    if not isinstance(items, list) or not items or len(items) > MAX_INPUTS:
+        raise InvalidRequest(
+            f"'input' must be a string, or an array of 1 to {MAX_INPUTS} strings or token arrays"
+        )
+    total = 0
+    for item in items:
+        if isinstance(item, str) and item:
+            total += len(item.encode())
+        elif _is_tokens(item):
+            total += len(item) * 4  # a token is ~4 bytes of text
+        else:
+            raise InvalidRequest("Each 'input' item must be a non-empty string or token array")
+    return total
+
+
+def _is_tokens(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+    )
+
+
+def embeddings_request_parse(body: bytes) -> ChatRequest:
+    payload = json_object_parse(body)
+    models = model_refs_parse(payload.get("model"), payload.get("models"))
+    text_bytes = _input_text_bytes(payload.get("input"))
+    dimensions = payload.get("dimensions")
+    if dimensions is not None and (
+        isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
+    ):
+        raise InvalidRequest("'dimensions' must be a positive integer")
+    if payload.get("encoding_format", "float") not in ("float", "base64"):
+        raise InvalidRequest("'encoding_format' must be 'float' or 'base64'")
+    return ChatRequest(
+        models=models,
+        stream=False,
+        max_tokens=None,
+        payload={k: v for k, v in payload.items() if k not in GATEWAY_FIELDS},
+        prompt_bytes=len(body),
+        provider=preferences_parse(payload.get("provider")),
+        prompt_tokens_estimate=tokens_estimate(text_bytes),
+        embeddings=True,
+    )
+
+
+async def _fetch_embeddings(call: Call, endpoint: RoutableEndpoint) -> Embeddings:
+    request = embeddings_request(call.request.payload, upstream_of(endpoint))
+    provider = endpoint.provider_name
+    try:
+        async with call.gateway.client.stream(
+            "POST", request.url, content=request.body, headers=request.headers
+        ) as response:
+            content = await read_capped(response, call.gateway.upstream_body_limit)
+    except httpx.HTTPError as exc:
+        raise UpstreamError(
+            f"{provider} is unreachable ({type(exc).__name__})",
+            metadata={"provider_name": provider},
+        ) from exc
+    if response.status_code != 200:
+        raise upstream_failure(
+            provider,
+            response.status_code,
+            adapter_for(endpoint).error_message(content),
+            retry_after=response.headers.get("retry-after"),
+        )
+    try:
+        return embeddings_payload(content)
+    except ValueError as exc:
+        raise UpstreamError(
+            f"{provider} returned invalid embeddings ({exc})", metadata={"provider_name": provider}
+        ) from exc
+
+
+def _client_body(call: Call, answer: Embeddings, bill_usage: dict[str, Any]) -> bytes:
+    body = {
+        "id": call.generation_id,
+        "object": "list",
+        "data": answer.data,
+        "model": call.endpoint.model_slug,
+        "provider": call.endpoint.provider_name,
+        "usage": {**bill_usage, "total_tokens": bill_usage["prompt_tokens"]},
+    }
+    if call.trace_wanted:
+        body["switchyard_metadata"] = call.trace_payload()
+    return orjson.dumps(body)
+
+
+async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    started_at = time.monotonic()
+    principal = await authenticate(gateway.db, api_key_header(scope))
+    request = embeddings_request_parse(await read_body(receive, limit=gateway.body_limit))
+    plan, vitals = await route(gateway, request)
+    call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
+    call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
+    await call.hold()
+    try:
+        answer = await first_answer(
+            call, lambda e: _fetch_embeddings(call, e), timeout_s=gateway.response_timeout_s
+        )
+        outcome = call.outcome
+        outcome.first_token_at = outcome.ended_at = time.monotonic()
+        outcome.usage = answer.usage
+        outcome.native_finish_reason = "stop"  # a whole answer: charged
+        bill = await call.settle()
+    except ApiError:
+        call.outcome.failed = True
+        raise
+    finally:
+        await call.settle()
+    record_answer_health(call, 0)
+    usage = usage_payload(bill)
+    headers = (*JSON_HEADERS, *answer_headers(call))
+    await send_response(send, 200, _client_body(call, answer, usage), headers=headers)
