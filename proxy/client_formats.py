@@ -62,6 +62,13 @@ class ChatFormat:
     def answer_body(self, call: Call, answer: Json, bill: Bill) -> bytes:
         _stamp(call, answer)
         answer["object"] = "chat.completion"
+        for index, choice in enumerate(answer["choices"]):
+            # Adapters of other formats leave out what OpenAI's clients expect to find.
+            choice.setdefault("index", index)
+            choice.setdefault("logprobs", None)
+            choice.setdefault("message", {}).setdefault("role", "assistant")
+            choice["message"].setdefault("content", None)
+            choice["message"].setdefault("refusal", None)
         answer["usage"] = {**(answer.get("usage") or {}), **usage_payload(bill)}
         if call.trace_wanted:
             answer["switchyard_metadata"] = call.trace_payload()

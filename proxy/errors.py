@@ -85,7 +85,7 @@ class UpstreamRejected(ApiError):
     """The provider refused the request itself (a 4xx); passed on with its status."""
 
     def __init__(self, status: int, message: str, *, provider: str) -> None:
-        super().__init__(message, metadata={"provider_name": provider})
+        super().__init__(message, metadata={"provider_name": provider, "provider_code": status})
         self.status = status
 
 

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 MODEL = "openai/gpt-4o-mini"  # served by nimbus (cheapest), then quanta
 CHEAPEST, NEXT = "nimbus", "quanta"
 MESSAGES = [{"role": "user", "content": "Tell me about failover"}]
+CUT_MESSAGES = [{"role": "user", "content": "[sim:delay=30] Tell me about failover"}]
 TRACE = {"x-switchyard-metadata": "true"}
 
 # Each fault, with options that make it fail fast against the failover gateway's limits.
@@ -38,7 +39,7 @@ FAULTS_BEFORE_FIRST_BYTE = {
 
 
 def chat(gateway_url: str, key: str, *, stream: bool, **extra: Any) -> httpx.Response:
-    body = {"model": MODEL, "messages": MESSAGES, "stream": stream, **extra}
+    body = {"model": MODEL, "messages": MESSAGES, "stream": stream, **extra}  # extra may replace
     return httpx.post(
         f"{gateway_url}/api/v1/chat/completions",
         content=orjson.dumps(body),
@@ -143,7 +144,8 @@ def test_a_stream_cut_after_the_first_byte_ends_with_an_error_chunk_and_bills_on
     sim_faults(CHEAPEST, "cut_stream", after_chunks=3)  # the role chunk, then two words
     before = simulator_stats(simulator_url)["by_provider"].get(NEXT, 0)
 
-    response = chat(failover_gateway_url, alice.api_key, stream=True)
+    # Tokens 30 ms apart, as a real stream's (see the assertion on the words below).
+    response = chat(failover_gateway_url, alice.api_key, stream=True, messages=CUT_MESSAGES)
 
     assert response.status_code == 200
     events = stream_events(response)
@@ -154,7 +156,7 @@ def test_a_stream_cut_after_the_first_byte_ends_with_an_error_chunk_and_bills_on
     words = "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1])
     # What was relayed before the cut (the bytes that arrive together with the drop may be
     # lost in the client library: a prefix of the two words sent, never more).
-    sent = "".join(plan_completion(MESSAGES, simulated(CHEAPEST), None).deltas[:2])
+    sent = "".join(plan_completion(CUT_MESSAGES, simulated(CHEAPEST), None).deltas[:2])
     assert words
     assert sent.startswith(words)
     # No retry once the client has bytes: the next provider was never asked.

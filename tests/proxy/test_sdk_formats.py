@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -14,6 +15,7 @@ from proxy.simulator.embeddings import embedding_vector
 from proxy.simulator.profiles import SimulatedProvider, provider_by_slug
 from proxy.simulator.responder import plan_completion, reply_text
 from proxy.simulator.tool_replies import TOOL_RESULT_PREFIX
+from tests.conformance import assert_conforms
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -242,3 +244,24 @@ def test_anthropic_sdk_sends_its_key_as_x_api_key(gateway_url, make_account):
         anthropic.Anthropic(base_url=f"{gateway_url}/api", api_key="sk-sy-v1-" + "0" * 64,
                             max_retries=0).messages.create(
             model="openai/gpt-4o-mini", max_tokens=50, messages=MESSAGES)  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "provider"), FORMATS)
+@pytest.mark.parametrize("tools", [False, True], ids=["text", "tools"])
+def test_answers_from_every_format_fit_openais_schemas(gateway_url, make_account, model,
+                                                       provider, tools):  # fmt: skip
+    body: dict[str, Any] = {"model": model, "messages": MESSAGES, **only(provider)}
+    if tools:
+        body["tools"] = [WEATHER_TOOL]
+    headers = {"authorization": f"Bearer {make_account('5').api_key}"}
+    url = f"{gateway_url}/api/v1/chat/completions"
+
+    answer = httpx.post(url, json=body, headers=headers, timeout=30).json()
+    assert_conforms(answer, "CreateChatCompletionResponse")
+    assert bool(answer["choices"][0]["message"].get("tool_calls")) is tools
+
+    streamed = httpx.post(url, json={**body, "stream": True}, headers=headers, timeout=30)
+    events = [line[6:] for line in streamed.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    for event in events[:-1]:
+        assert_conforms(json.loads(event), "CreateChatCompletionStreamResponse")
