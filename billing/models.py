@@ -48,6 +48,7 @@ class LedgerEntry(models.Model):
         FEE = "fee", "Fee"
         USAGE = "usage", "Usage"
         REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
         ADJUSTMENT = "adjustment", "Adjustment"
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
@@ -147,3 +148,103 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class StripeCustomer(models.Model):
+    """The Stripe customer of a user (cards are saved on it for auto top-up)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stripe_customer"
+    )
+    customer_id = models.CharField(max_length=255, unique=True)
+    # The card saved by a purchase that asked to keep it (for auto top-up).
+    saved_payment_method_id = models.CharField(max_length=255, blank=True)
+    saved_card_label = models.CharField(max_length=64, blank=True, help_text="e.g. visa 4242")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.customer_id
+
+
+class CreditPurchase(models.Model):
+    """Credits bought with a card: one Stripe PaymentIntent for the credits plus the fee.
+
+    Its state follows the PaymentIntent (read back from Stripe, never trusted from an event's
+    order); the wallet is credited once, by ledger entries keyed on the PaymentIntent id."""
+
+    class Kind(models.TextChoices):
+        CHECKOUT = "checkout", "Bought on the credits page"
+        AUTO_TOPUP = "auto_topup", "Automatic top-up"
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Awaiting payment"
+        SUCCEEDED = "succeeded", "Paid"
+        FAILED = "failed", "Failed"
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="purchases")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHECKOUT)
+    amount_nanos = models.BigIntegerField(help_text="credits bought")
+    fee_nanos = models.BigIntegerField(help_text="platform fee, charged on top")
+    total_cents = models.BigIntegerField(help_text="what the card is charged")
+    payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    failure_message = models.TextField(blank=True)
+    # What refunds have taken back so far, as debited from the wallet (cumulative cents).
+    refunded_cents = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_nanos__gt=0) & models.Q(fee_nanos__gte=0)
+                & models.Q(total_cents__gt=0) & models.Q(refunded_cents__gte=0),
+                name="purchase_amounts_valid",
+            ),
+            # Concurrent triggers of an auto top-up can create only one charge in flight.
+            models.UniqueConstraint(
+                fields=["wallet"],
+                condition=models.Q(kind="auto_topup", status="created"),
+                name="purchase_one_auto_topup_in_flight",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"purchase {self.pk} ({self.status})"
+
+
+class StripeEvent(models.Model):
+    """Each Stripe event is handled once: its id is unique (deliveries repeat)."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class AutoTopUp(models.Model):
+    """Charge a saved card when a wallet's balance falls below a threshold."""
+
+    wallet = models.OneToOneField(Wallet, on_delete=models.PROTECT, related_name="auto_topup")
+    enabled = models.BooleanField(default=True)
+    threshold_nanos = models.BigIntegerField()
+    amount_nanos = models.BigIntegerField(help_text="credits bought each time")
+    payment_method_id = models.CharField(max_length=255)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(threshold_nanos__gte=0) & models.Q(amount_nanos__gt=0),
+                name="auto_topup_amounts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"auto top-up of {self.wallet}"

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,6 +114,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "holds-expire": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
     "ledger-check": {"task": "billing.tasks.ledger_check_task", "schedule": 600.0},
     "probe-endpoints": {"task": "proxy.tasks.probe_endpoints_task", "schedule": 30.0},
+    "auto-topups": {"task": "billing.tasks.auto_topups_due_task", "schedule": 15.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -162,6 +164,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Serve static files straight from the apps, so the zero-setup run needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -178,6 +182,18 @@ INFERENCE_FEE_BPS = env_int("INFERENCE_FEE_BPS", 0)
 # Platform fee on buying credits: a share in basis points, with a minimum in USD.
 CREDIT_PURCHASE_FEE_BPS = env_int("CREDIT_PURCHASE_FEE_BPS", 550)
 CREDIT_PURCHASE_FEE_MIN_USD = env_str("CREDIT_PURCHASE_FEE_MIN_USD", "0.80")
+# Stripe: the API base and Stripe.js come from settings, so development and tests run against
+# localstripe (which serves a Stripe.js stand-in) and production against Stripe.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
+STRIPE_JS_URL = env_str("STRIPE_JS_URL", f"{STRIPE_API_BASE}/js.stripe.com/v3/")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_localstripe")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+# What one purchase on the credits page may be, in USD.
+CREDIT_PURCHASE_MIN_USD = env_str("CREDIT_PURCHASE_MIN_USD", "5")
+CREDIT_PURCHASE_MAX_USD = env_str("CREDIT_PURCHASE_MAX_USD", "10000")
+# Declined auto top-ups in a row after which it turns itself off (and tells the user).
+AUTO_TOPUP_MAX_FAILURES = env_int("AUTO_TOPUP_MAX_FAILURES", 3)
 # A request's hold lives this long; the sweeper releases holds of requests that died.
 # Must exceed the longest request (REQUEST_DEADLINE_S).
 HOLD_TTL_S = env_int("HOLD_TTL_S", 900)
