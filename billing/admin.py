@@ -6,7 +6,15 @@ Corrections are new ledger entries (`billing.services.ledger_post`), never edits
 from django.contrib import admin
 from django.http import HttpRequest
 
-from billing.models import Generation, Hold, LedgerEntry, Wallet
+from billing.models import (
+    AutoTopUp,
+    CreditPurchase,
+    Generation,
+    Hold,
+    LedgerEntry,
+    StripeEvent,
+    Wallet,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -46,3 +54,24 @@ class GenerationAdmin(ReadOnlyAdmin):
                     "finish_reason", "cancelled")  # fmt: skip
     list_filter = ("provider_slug", "finish_reason", "cancelled", "streamed")
     search_fields = ("id", "user__email", "model_slug")
+
+
+@admin.register(CreditPurchase)
+class CreditPurchaseAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "wallet", "kind", "status", "amount_nanos", "fee_nanos",
+                    "total_cents", "refunded_cents", "payment_intent_id")  # fmt: skip
+    list_filter = ("kind", "status")
+    search_fields = ("payment_intent_id", "wallet__user__email")
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "type", "event_id", "processed_at")
+    list_filter = ("type",)
+    search_fields = ("event_id",)
+
+
+@admin.register(AutoTopUp)
+class AutoTopUpAdmin(ReadOnlyAdmin):
+    list_display = ("wallet", "enabled", "threshold_nanos", "amount_nanos",
+                    "consecutive_failures", "disabled_reason")  # fmt: skip

@@ -10,6 +10,7 @@ in a row turns auto top-up off, and the user is told by e-mail and on the credit
 import logging
 from decimal import Decimal
 
+import stripe
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -58,7 +59,10 @@ def _start(wallet_id: int) -> tuple[CreditPurchase, AutoTopUp, str] | None:
         config = AutoTopUp.objects.select_for_update().filter(wallet_id=wallet_id).first()
         if config is None or not config.enabled:
             return None
-        wallet = Wallet.objects.get(pk=wallet_id)
+        # Locked, so the balance read here is not one that a top-up being credited right now
+        # is about to raise: by the time this inserts, that purchase may no longer be in
+        # flight, and nothing else would stop a second charge.
+        wallet = Wallet.objects.select_for_update().get(pk=wallet_id)
         if wallet.balance_nanos >= config.threshold_nanos:
             return None
         customer = StripeCustomer.objects.get(user_id=wallet.user_id)
@@ -83,23 +87,38 @@ def auto_topup_run(wallet_id: int) -> CreditPurchase | None:
     if started is None:
         return None
     purchase, config, customer_id = started
-    intent = stripe_api.payment_intent_charge(
-        purchase_id=purchase.pk,
-        customer_id=customer_id,
-        payment_method_id=config.payment_method_id,
-        total_cents=purchase.total_cents,
-        off_session=True,
-    )
-    applied = payment_intent_apply(intent) or purchase
-    if applied.status == CreditPurchase.Status.CREATED:
-        # Neither paid nor declined (e.g. the bank wants the user): not a charge in flight.
-        CreditPurchase.objects.filter(pk=applied.pk).update(
-            status=CreditPurchase.Status.FAILED,
-            failure_message=f"The payment needs the card holder ({intent.get('status')})",
+    try:
+        intent = stripe_api.payment_intent_charge(
+            purchase_id=purchase.pk,
+            customer_id=customer_id,
+            payment_method_id=config.payment_method_id,
+            total_cents=purchase.total_cents,
+            off_session=True,
         )
-        applied.status = CreditPurchase.Status.FAILED
+    except stripe.StripeError as error:
+        # Left awaiting payment, it would block every later top-up of this wallet (should
+        # Stripe have charged after all, the webhook still credits the purchase).
+        logger.exception("auto top-up charge of wallet %d failed", wallet_id)
+        applied = _failed(purchase, f"Stripe refused the charge: {error.user_message or error}")
+        if not isinstance(error, stripe.InvalidRequestError | stripe.CardError):
+            return applied  # Stripe unreachable or failing: no fault of the card's
+    else:
+        applied = payment_intent_apply(intent) or purchase
+        if applied.status == CreditPurchase.Status.CREATED:
+            # Neither paid nor declined (e.g. the bank wants the user): not a charge in flight.
+            applied = _failed(
+                applied, f"The payment needs the card holder ({intent.get('status')})"
+            )
     _count_outcome(config.pk, applied)
     return applied
+
+
+def _failed(purchase: CreditPurchase, message: str) -> CreditPurchase:
+    """Mark a purchase still awaiting payment as failed; the purchase as it is now."""
+    CreditPurchase.objects.filter(pk=purchase.pk, status=CreditPurchase.Status.CREATED).update(
+        status=CreditPurchase.Status.FAILED, failure_message=message
+    )
+    return CreditPurchase.objects.get(pk=purchase.pk)
 
 
 def _count_outcome(config_id: int, purchase: CreditPurchase) -> None:

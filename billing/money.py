@@ -42,6 +42,15 @@ def format_usd(nanos: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def display_usd(nanos: int) -> str:
+    """Money for people: "$10.00", "-$0.80", "$0.000123" (cents always, more digits only when
+    the amount has them)."""
+    digits = format_usd(abs(nanos))
+    whole, _, fraction = digits.partition(".")
+    shown = f"{whole}.{fraction.ljust(2, '0')}"
+    return f"-${shown}" if nanos < 0 else f"${shown}"
+
+
 def token_charge_nanos(tokens: int, usd_per_mtok: Decimal) -> int:
     if tokens < 0:
         raise MoneyError("token counts are never negative")

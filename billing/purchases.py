@@ -52,7 +52,8 @@ def purchase_quote(amount_usd: Decimal) -> Quote:
     not a whole number of cents."""
     low = Decimal(settings.CREDIT_PURCHASE_MIN_USD)
     high = Decimal(settings.CREDIT_PURCHASE_MAX_USD)
-    if not low <= amount_usd <= high:
+    # NaN is neither in nor out of a range: comparing it raises InvalidOperation.
+    if not amount_usd.is_finite() or not low <= amount_usd <= high:
         raise PurchaseRefused(f"Buy between ${low} and ${high} of credits")
     if amount_usd != amount_usd.quantize(Decimal("0.01")):
         raise PurchaseRefused("Amounts are in whole cents")
@@ -100,10 +101,6 @@ def checkout_pay(
     label = stripe_api.card_of_customer(
         payment_method_id=payment_method_id, customer_id=customer.customer_id
     )
-    if save_card:
-        StripeCustomer.objects.filter(pk=customer.pk).update(
-            saved_payment_method_id=payment_method_id, saved_card_label=label[:64]
-        )
     purchase = CreditPurchase.objects.create(
         wallet=wallet_get_or_create(user=user),
         kind=CreditPurchase.Kind.CHECKOUT,
@@ -119,7 +116,13 @@ def checkout_pay(
         off_session=False,
     )
     applied = payment_intent_apply(intent) or purchase
-    secret = intent.get("client_secret") if intent.get("status") == "requires_action" else None
+    needs_action = intent.get("status") == "requires_action"
+    if save_card and (applied.status == CreditPurchase.Status.SUCCEEDED or needs_action):
+        # Only a card that paid (or is being authenticated) is kept for auto top-up.
+        StripeCustomer.objects.filter(pk=customer.pk).update(
+            saved_payment_method_id=payment_method_id, saved_card_label=label[:64]
+        )
+    secret = intent.get("client_secret") if needs_action else None
     return Checkout(purchase=applied, action_client_secret=secret)
 
 
@@ -187,9 +190,7 @@ def _share_of_credits(purchase: CreditPurchase, cents: int) -> int:
 
 def charge_refunds_apply(charge: dict[str, Any]) -> None:
     """Take back the credits of what has been refunded so far (cumulative; idempotent)."""
-    purchase = _purchase_of(
-        {"id": charge.get("payment_intent"), "metadata": charge.get("metadata")}
-    )
+    purchase = _purchase_of_charge(charge)
     if purchase is None:
         return
     refunded = int(charge.get("amount_refunded") or 0)
@@ -215,9 +216,7 @@ _NO_FUNDS_MOVED = frozenset({"warning_needs_response", "warning_under_review", "
 
 def dispute_apply(dispute: dict[str, Any], charge: dict[str, Any]) -> None:
     """A dispute withdraws what it disputes (once); winning it gives that back (once)."""
-    purchase = _purchase_of(
-        {"id": charge.get("payment_intent"), "metadata": charge.get("metadata")}
-    )
+    purchase = _purchase_of_charge(charge)
     if purchase is None or dispute.get("status") in _NO_FUNDS_MOVED:
         return
     amount = _share_of_credits(purchase, int(dispute.get("amount") or 0))
@@ -239,25 +238,45 @@ def _object_id(event: dict[str, Any]) -> str:
 
 def _handle(event: dict[str, Any]) -> None:
     kind = str(event.get("type", ""))
-    object_id = _object_id(event)
+    sent = (event.get("data") or {}).get("object") or {}
     if kind.startswith("payment_intent."):
-        payment_intent_apply(stripe_api.payment_intent_retrieve(object_id))
-    elif kind == "charge.refunded" or kind.startswith("charge.refund"):
-        charge = event["data"]["object"]
-        charge_refunds_apply(stripe_api.charge_retrieve(str(charge.get("id") or object_id)))
+        payment_intent_apply(stripe_api.payment_intent_retrieve(_object_id(event)))
+    elif kind.startswith("charge.refund"):  # charge.refunded, charge.refund.updated
+        charge_refunds_apply(_charge_now(_charge_id(sent)))
     elif kind.startswith("charge.dispute."):
-        dispute = _dispute_now(event["data"]["object"])
-        charge = dispute["charge"]
-        charge_id = charge["id"] if isinstance(charge, dict) else str(charge)
-        dispute_apply(dispute, stripe_api.charge_retrieve(charge_id))
+        dispute = _dispute_now(sent)
+        dispute_apply(dispute, _charge_now(_charge_id(dispute)))
+
+
+def _charge_id(sent: dict[str, Any]) -> str:
+    """The charge an event's object is, or belongs to (a refund's, a dispute's)."""
+    if sent.get("object") == "charge":
+        return str(sent["id"])
+    charge = sent["charge"]
+    return str(charge["id"] if isinstance(charge, dict) else charge)
+
+
+def _charge_now(charge_id: str) -> dict[str, Any]:
+    """The charge as Stripe has it now, once the state of its PaymentIntent is applied: a
+    refund or a dispute may be delivered before the payment's own event (or the payment's
+    event may never have found its purchase), and must find the purchase linked and paid."""
+    charge = stripe_api.charge_retrieve(charge_id)
+    intent = charge.get("payment_intent")
+    intent_id = intent.get("id") if isinstance(intent, dict) else intent
+    if intent_id:
+        payment_intent_apply(stripe_api.payment_intent_retrieve(str(intent_id)))
+    return charge
 
 
 def _dispute_now(sent: dict[str, Any]) -> dict[str, Any]:
     """The dispute as Stripe has it now; the event's copy where Stripe cannot show it (the
-    event is signed, and dispute_apply moves money the same in any order)."""
+    event is signed, and dispute_apply moves money the same in any order). localstripe has
+    no disputes: it answers 404 with a body that is not Stripe's error (an APIError)."""
     try:
         return stripe_api.dispute_retrieve(str(sent["id"]))
-    except stripe.InvalidRequestError:
+    except stripe.StripeError as error:
+        if error.http_status != 404:
+            raise
         return sent
 
 

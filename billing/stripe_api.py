@@ -71,26 +71,45 @@ def payment_intent_charge(
 ) -> dict[str, Any]:
     """Charge a saved card for a purchase: the PaymentIntent, in whatever state the charge
     left it (succeeded; declined: requires_payment_method; requires_action: the card holder
-    must authenticate, in the browser)."""
+    must authenticate, in the browser). Created and confirmed in one call, so its idempotency
+    key covers the charge itself (and Stripe accepts `off_session` only with `confirm`)."""
     _outside_transactions()
     client = _client()
-    params: PaymentIntentCreateParams = {
+    params: dict[str, Any] = {
         "amount": total_cents,
         "currency": "usd",
         "customer": customer_id,
         "payment_method": payment_method_id,
         "metadata": {"purchase_id": str(purchase_id)},
+        "confirm": True,
+        # Cards only: with Stripe's default automatic payment methods, a server-side confirm
+        # demands a return_url for redirect-based methods. (The SDK's newer types omit this
+        # parameter; the API and localstripe take it.)
+        "payment_method_types": ["card"],
     }
     if off_session:
         params["off_session"] = True
-    intent = client.v1.payment_intents.create(
-        params, {"idempotency_key": f"purchase:{purchase_id}"}
-    )
     try:
-        intent = client.v1.payment_intents.confirm(intent.id)
-    except stripe.CardError:
-        intent = client.v1.payment_intents.retrieve(intent.id)  # declined: its state says so
+        intent = client.v1.payment_intents.create(
+            cast(PaymentIntentCreateParams, params),
+            {"idempotency_key": f"purchase:{purchase_id}"},
+        )
+    except stripe.CardError as declined:  # its state says so
+        intent = client.v1.payment_intents.retrieve(_declined_intent_id(client, declined))
     return intent.to_dict()
+
+
+def _declined_intent_id(client: stripe.StripeClient, declined: stripe.CardError) -> str:
+    """The PaymentIntent a decline refused: Stripe names it in the error; localstripe names
+    only its charge."""
+    error = declined.error
+    if error is not None and error.payment_intent is not None:
+        return str(error.payment_intent.id)
+    if error is not None and error.charge:
+        charge = client.v1.charges.retrieve(error.charge)
+        if charge.payment_intent:
+            return str(getattr(charge.payment_intent, "id", charge.payment_intent))
+    raise declined
 
 
 def payment_intent_retrieve(payment_intent_id: str) -> dict[str, Any]:

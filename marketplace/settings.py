@@ -4,16 +4,27 @@ Zero-setup defaults (DESIGN.md section 2): SQLite file, in-process cache, Celery
 simulated providers. Production sets DATABASE_URL, REDIS_URL and the secrets.
 """
 
+import contextlib
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from marketplace.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SWITCHYARD_VAR_DIR", str(BASE_DIR / "var")))
+
+# "production" refuses to start on development stand-ins such as localstripe (checked below).
+SWITCHYARD_ENV = env_str("SWITCHYARD_ENV", "development")
+if SWITCHYARD_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(
+        f"SWITCHYARD_ENV must be development or production, got {SWITCHYARD_ENV!r}"
+    )
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-secret-key-change-me-0123456789abcdef")
@@ -114,7 +125,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "holds-expire": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
     "ledger-check": {"task": "billing.tasks.ledger_check_task", "schedule": 600.0},
     "probe-endpoints": {"task": "proxy.tasks.probe_endpoints_task", "schedule": 30.0},
-    "auto-topups": {"task": "billing.tasks.auto_topups_due_task", "schedule": 15.0},
+    # Wallets below their auto top-up threshold are charged within this many seconds.
+    "auto-topups": {
+        "task": "billing.tasks.auto_topups_due_task",
+        "schedule": env_float("AUTO_TOPUP_CHECK_S", 15),
+    },
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -164,6 +179,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# whitenoise warns about a missing STATIC_ROOT (before any collectstatic); make sure it exists.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Filled by `collectstatic` for production; WhiteNoise warns (an error in the tests) while it is
+# missing, as it is in a fresh checkout.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve static files straight from the apps, so the zero-setup run needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
 
@@ -185,7 +206,12 @@ CREDIT_PURCHASE_FEE_MIN_USD = env_str("CREDIT_PURCHASE_FEE_MIN_USD", "0.80")
 # Stripe: the API base and Stripe.js come from settings, so development and tests run against
 # localstripe (which serves a Stripe.js stand-in) and production against Stripe.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
-STRIPE_JS_URL = env_str("STRIPE_JS_URL", f"{STRIPE_API_BASE}/js.stripe.com/v3/")
+STRIPE_JS_URL = env_str(
+    "STRIPE_JS_URL",
+    "https://js.stripe.com/v3/"
+    if SWITCHYARD_ENV == "production"
+    else f"{STRIPE_API_BASE}/js.stripe.com/v3/",
+)
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_localstripe")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
@@ -245,3 +271,37 @@ LOGGING = {
     # httpx logs every upstream request at INFO: noise, and CPU on the hot path.
     "loggers": {"httpx": {"level": "WARNING"}},
 }
+
+
+# Production refuses to start on development stand-ins: localstripe would take the payments.
+def _is_public_https(url: str) -> bool:
+    """An https URL of a host other than this machine."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a name
+    return not (address.is_loopback or address.is_unspecified)
+
+
+def _production_refusals() -> list[str]:
+    refusals = [
+        f"{name} must be an https URL of Stripe, not {url!r} (localstripe and other local "
+        "addresses are for development)"
+        for name, url in (("STRIPE_API_BASE", STRIPE_API_BASE), ("STRIPE_JS_URL", STRIPE_JS_URL))
+        if not _is_public_https(url)
+    ]
+    if not STRIPE_WEBHOOK_SECRET:
+        refusals.append(
+            "STRIPE_WEBHOOK_SECRET must be set (the signing secret of the Stripe webhook endpoint)"
+        )
+    return refusals
+
+
+if SWITCHYARD_ENV == "production" and (_refusals := _production_refusals()):
+    raise ImproperlyConfigured(
+        "SWITCHYARD_ENV=production refuses to start: " + "; ".join(_refusals)
+    )

@@ -3,19 +3,24 @@ from django.urls import include, path
 
 from billing.views import stripe_webhook
 from catalog.api import embedding_model_list, model_list, provider_list
-from marketplace.dashboard import credits
+from marketplace.dashboard import catalog_pages, credits
 from marketplace.dashboard import views as dashboard
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
+    path("models", catalog_pages.model_list, name="models"),
+    path("models/<str:author>/<str:name>", catalog_pages.model_detail, name="model"),
     path("dashboard/", dashboard.keys, name="dashboard"),
     path("dashboard/keys/<int:key_id>/revoke", dashboard.key_revoke, name="key-revoke"),
     path("dashboard/credits/", credits.credits_page, name="credits"),
     path("dashboard/credits/quote", credits.credits_quote, name="credits-quote"),
     path("dashboard/credits/setup", credits.credits_setup, name="credits-setup"),
     path("dashboard/credits/pay", credits.credits_pay, name="credits-pay"),
-    path("dashboard/credits/purchases/<int:purchase_id>", credits.purchase_status,
-         name="purchase-status"),
+    path(
+        "dashboard/credits/purchases/<int:purchase_id>",
+        credits.purchase_status,
+        name="purchase-status",
+    ),
     path("dashboard/credits/auto-topup", credits.auto_topup_save, name="auto-topup"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

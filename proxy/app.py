@@ -11,6 +11,7 @@ from proxy.embeddings import embeddings
 from proxy.endpoints_api import is_endpoints_path, model_endpoints
 from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
 from proxy.gateway import Gateway, gateway_create
+from proxy.health_reader import HEALTH_STORE_SCOPE_KEY
 from proxy.messages import messages
 from proxy.text_completions import text_completions
 
@@ -61,7 +62,7 @@ class GatewayApp:
             return
         route = _route(scope["path"]) if scope["type"] == "http" else None
         if route is None:
-            await self.fallback(scope, receive, send)
+            await self.fallback(self._with_health_store(scope), receive, send)
             return
         await self._dispatch(route, scope, receive, send)
 
@@ -84,6 +85,13 @@ class GatewayApp:
             if not tracked.started:
                 body = ApiError("Internal server error").body()
                 await send_response(send, 500, body)
+
+    def _with_health_store(self, scope: Scope) -> Scope:
+        """Django's pages show provider health, which without Redis only this gateway's memory
+        holds: its store goes along with each request passed on (see proxy.health_reader)."""
+        if self._gateway is None or scope["type"] != "http":
+            return scope
+        return {**scope, HEALTH_STORE_SCOPE_KEY: self._gateway.health.store}
 
     async def gateway(self) -> Gateway:
         if self._gateway is None:

@@ -12,9 +12,17 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from django.test import override_settings
 from pytest_django import DjangoDbBlocker
 
-from tests.live import ServerProcess, child_env, database_url, free_port, python_args
+from tests.live import (
+    TEST_WEBHOOK_SECRET,
+    ServerProcess,
+    child_env,
+    database_url,
+    free_port,
+    python_args,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -133,6 +141,62 @@ def simulator_url(logs_dir: Path) -> Iterator[str]:
         server.stop()
 
 
+# Nothing listens here: where Stripe calls go until a test asks for localstripe (never to a
+# developer's own localstripe on the default port).
+_NO_STRIPE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stripe_test_settings(django_test_environment: None) -> Iterator[None]:
+    with override_settings(
+        STRIPE_API_BASE=_NO_STRIPE,
+        STRIPE_JS_URL=f"{_NO_STRIPE}/js.stripe.com/v3/",
+        STRIPE_WEBHOOK_SECRET=TEST_WEBHOOK_SECRET,
+    ):
+        yield
+
+
+@pytest.fixture(scope="session")
+def localstripe_url(_stripe_test_settings: None, logs_dir: Path) -> Iterator[str]:
+    """A localstripe process (Stripe's API and its Stripe.js stand-in) for the session; the
+    tests' own settings and every gateway they start use it."""
+    port = free_port()
+    args = python_args("-m", "billing.localstripe_server", "--port", str(port))
+    server = ServerProcess("localstripe", args, child_env(), logs_dir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_until_ready(f"{url}/js.stripe.com/v3/")
+        with override_settings(STRIPE_API_BASE=url, STRIPE_JS_URL=f"{url}/js.stripe.com/v3/"):
+            yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def localstripe(localstripe_url: str) -> str:
+    """localstripe emptied for this test (the test database is too, between live tests)."""
+    httpx.delete(f"{localstripe_url}/_config/data", timeout=5).raise_for_status()
+    return localstripe_url
+
+
+@pytest.fixture
+def stripe_webhooks_to(localstripe_url: str) -> Iterator[Callable[[str], None]]:
+    """`stripe_webhooks_to(gateway_url)`: localstripe sends its events to that gateway's
+    webhook, signed with TEST_WEBHOOK_SECRET, until the test ends."""
+    from billing.localstripe_server import webhook_register
+
+    def register(gateway_url: str) -> None:
+        webhook_register(localstripe_url, url=f"{gateway_url}/billing/webhooks/stripe",
+                         secret=TEST_WEBHOOK_SECRET)  # fmt: skip
+
+    try:
+        yield register
+    finally:
+        # localstripe cannot forget a webhook, and sends each event a second after it: the
+        # events of this test must not reach the next one's database.
+        register(_NO_STRIPE)
+
+
 Committed = Callable[[], AbstractContextManager[None]]
 
 
@@ -161,7 +225,9 @@ class LiveGateway:
     server: ServerProcess
 
 
-def _gateway_start(name: str, simulator_url: str, logs_dir: Path, **env: str) -> LiveGateway:
+def _gateway_start(
+    name: str, simulator_url: str, localstripe_url: str, logs_dir: Path, **env: str
+) -> LiveGateway:
     """A gateway process on the test database (the caller stops it); `env` overrides settings."""
     from django.db import connection
 
@@ -169,6 +235,9 @@ def _gateway_start(name: str, simulator_url: str, logs_dir: Path, **env: str) ->
     defaults = {
         "DATABASE_URL": database_url(dict(connection.settings_dict), connection.vendor),
         "SIMULATOR_URL": simulator_url,
+        "STRIPE_API_BASE": localstripe_url,
+        "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
+        "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
         # The catalog is reloaded for every test, so the gateway must not keep a stale copy.
         "CATALOG_CACHE_TTL_S": "0",
         # Each gateway its own health (tests that share it pass one prefix to several).
@@ -190,11 +259,13 @@ def _gateway_start(name: str, simulator_url: str, logs_dir: Path, **env: str) ->
 
 
 @pytest.fixture(scope="session")
-def _gateway_process(committed: Committed, simulator_url: str, logs_dir: Path) -> Iterator[str]:
+def _gateway_process(
+    committed: Committed, simulator_url: str, localstripe_url: str, logs_dir: Path
+) -> Iterator[str]:
     # Many tests make providers fail on purpose; ejecting them here would change where later
     # tests are routed. Health is tested on gateways of its own.
     gateway = _gateway_start(
-        "gateway", simulator_url, logs_dir, HEALTH_FAILURE_THRESHOLD=str(10**9)
+        "gateway", simulator_url, localstripe_url, logs_dir, HEALTH_FAILURE_THRESHOLD=str(10**9)
     )
     try:
         yield gateway.url
@@ -212,10 +283,11 @@ FAILOVER_TEST_SETTINGS = {
 
 @pytest.fixture(scope="session")
 def _failover_gateway_process(
-    committed: Committed, simulator_url: str, logs_dir: Path
+    committed: Committed, simulator_url: str, localstripe_url: str, logs_dir: Path
 ) -> Iterator[str]:
     gateway = _gateway_start(
-        "gateway-failover", simulator_url, logs_dir, HEALTH_FAILURE_THRESHOLD=str(10**9),
+        "gateway-failover", simulator_url, localstripe_url, logs_dir,
+        HEALTH_FAILURE_THRESHOLD=str(10**9),
         **FAILOVER_TEST_SETTINGS,
     )  # fmt: skip
     try:
@@ -254,7 +326,7 @@ _extra_gateways = itertools.count(1)
 
 @pytest.fixture
 def start_gateway(
-    committed: Committed, simulator_url: str, logs_dir: Path
+    committed: Committed, simulator_url: str, localstripe_url: str, logs_dir: Path
 ) -> Iterator[GatewayFactory]:
     """Start more gateway processes on the test database, e.g. `start_gateway(HOLD_TTL_S="2")`;
     each is stopped after the test (a test may also kill one itself)."""
@@ -262,7 +334,7 @@ def start_gateway(
 
     def start(**env: str) -> LiveGateway:
         name = f"gateway-extra-{next(_extra_gateways)}"
-        started.append(_gateway_start(name, simulator_url, logs_dir, **env))
+        started.append(_gateway_start(name, simulator_url, localstripe_url, logs_dir, **env))
         return started[-1]
 
     try:

@@ -19,6 +19,8 @@ from catalog.models import Endpoint
 from catalog.selectors import price_rank
 
 ROOT = Path(__file__).resolve().parent.parent
+# The webhook secret of the tests' own settings and of every gateway they start.
+TEST_WEBHOOK_SECRET = "whsec_switchyard_tests"
 
 
 def free_port() -> int:
@@ -66,6 +68,8 @@ class ServerProcess:
 
 def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
+    # Browser tests allow the ORM next to Playwright's event loop; servers keep Django's check.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(overrides)
     return env
 

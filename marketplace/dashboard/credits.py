@@ -18,8 +18,14 @@ from django.views.decorators.http import require_POST
 
 from billing.auto_topup import NoSavedCard, auto_topup_configure
 from billing.models import AutoTopUp, CreditPurchase, LedgerEntry, StripeCustomer
-from billing.money import format_usd
-from billing.purchases import PurchaseRefused, checkout_pay, checkout_setup, purchase_quote
+from billing.money import display_usd, format_usd
+from billing.purchases import (
+    CENT_NANOS,
+    PurchaseRefused,
+    checkout_pay,
+    checkout_setup,
+    purchase_quote,
+)
 from billing.services import wallet_get_or_create
 from marketplace.accounts.models import User
 
@@ -58,7 +64,7 @@ def credits_page(request: HttpRequest) -> HttpResponse:
         }
     )
     context = {
-        "balance_usd": format_usd(wallet.balance_nanos),
+        "balance_nanos": wallet.balance_nanos,
         "negative": wallet.balance_nanos < 0,
         "purchases": CreditPurchase.objects.filter(wallet=wallet)[:50],
         "entries": LedgerEntry.objects.filter(wallet=wallet)[:50],
@@ -95,9 +101,9 @@ def credits_quote(request: HttpRequest) -> JsonResponse:
         quote = purchase_quote(_amount(request.POST.get("amount_usd")))
     except PurchaseRefused as refused:
         return _json_error(str(refused))
-    return JsonResponse({"credits_usd": format_usd(quote.amount_nanos),
-                         "fee_usd": format_usd(quote.fee_nanos),
-                         "total_usd": f"{Decimal(quote.total_cents) / 100:.2f}"})  # fmt: skip
+    return JsonResponse({"credits": display_usd(quote.amount_nanos),
+                         "fee": display_usd(quote.fee_nanos),
+                         "total": display_usd(quote.total_cents * CENT_NANOS)})  # fmt: skip
 
 
 @login_required

@@ -8,15 +8,29 @@ from django.views.decorators.http import require_POST
 
 from billing.models import Wallet
 from billing.money import format_usd
-from catalog.selectors import catalog_entries
+from catalog.listing import cheapest_paid_models, listed_model_count, serving_provider_count
 from marketplace.accounts.models import User
+from marketplace.dashboard.catalog_pages import fastest_models, model_throughputs
 from marketplace.dashboard.forms import KeyCreateForm
 from marketplace.keys.models import ApiKey
 from marketplace.keys.services import api_key_create, api_key_revoke
 
+HOME_LIST_SIZE = 5
+# The example's model when the catalog is empty (a fresh install before sync_catalog).
+EXAMPLE_MODEL = "openai/gpt-4o-mini"
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/home.html", {"entries": catalog_entries()})
+    cheapest = cheapest_paid_models(limit=HOME_LIST_SIZE)
+    context = {
+        "model_count": listed_model_count(),
+        "provider_count": serving_provider_count(),
+        "cheapest": cheapest,
+        "fastest": fastest_models(model_throughputs(request), limit=HOME_LIST_SIZE),
+        "api_base_url": request.build_absolute_uri("/api/v1"),
+        "example_model": cheapest[0].slug if cheapest else EXAMPLE_MODEL,
+    }
+    return render(request, "dashboard/home.html", context)
 
 
 def _balance_usd(user: User) -> str:

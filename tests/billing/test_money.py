@@ -6,6 +6,7 @@ from billing.money import (
     MoneyError,
     Prices,
     Usage,
+    display_usd,
     fee_nanos,
     format_usd,
     nanos_to_usd,
@@ -104,3 +105,12 @@ def test_usage_charge_rounds_prompt_and_completion_separately():
 )
 def test_format_usd_has_no_exponent_or_trailing_zeros(nanos, text):
     assert format_usd(nanos) == text
+
+
+@pytest.mark.parametrize(
+    ("nanos", "shown"),
+    [(0, "$0.00"), (10_000_000_000, "$10.00"), (-800_000_000, "-$0.80"),
+     (123_000, "$0.000123"), (10_800_000_000, "$10.80"), (1, "$0.000000001")],
+)  # fmt: skip
+def test_money_is_displayed_with_cents_and_every_digit_it_has(nanos, shown):
+    assert display_usd(nanos) == shown

@@ -108,10 +108,10 @@ def test_another_user_cannot_revoke_a_key(client):
     assert api_key.revoked_at is None
 
 
-def test_home_page_lists_demo_models(client):
+def test_model_catalog_lists_demo_models(client):
     demo_catalog_load(simulator_url="http://127.0.0.1:9")
 
-    page = client.get("/").content.decode()
+    page = client.get("/models").content.decode()
 
     for demo in DEMO_MODELS:
         assert f"<code>{demo.slug}</code>" in page

@@ -1,17 +1,17 @@
-"""`{{ nanos|usd }}`: integer nano-dollars shown as dollars, exactly (no float)."""
+"""`{{ nanos|usd }}`: integer nano-dollars shown as dollars ("$10.00", "-$0.80"), exactly."""
 
 from django import template
 
-from billing.money import format_usd
+from billing.money import display_usd
 
 register = template.Library()
 
 
 @register.filter
 def usd(nanos: int) -> str:
-    return format_usd(nanos)
+    return display_usd(nanos)
 
 
 @register.filter
 def cents_usd(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+    return display_usd(cents * 10_000_000)

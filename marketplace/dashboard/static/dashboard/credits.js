@@ -22,7 +22,7 @@
     try {
       const quote = await post(form.dataset.quoteUrl, { amount_usd: form.amount_usd.value });
       document.getElementById("quote").textContent =
-        `Credits $${quote.credits_usd} + platform fee $${quote.fee_usd} = $${quote.total_usd} charged`;
+        `Credits ${quote.credits} + platform fee ${quote.fee} = ${quote.total} charged`;
     } catch (error) {
       document.getElementById("quote").textContent = error.message;
     }
