@@ -9,7 +9,7 @@ Writes the database refuses (constraints, guard triggers) raise `DatabaseRefusal
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -152,6 +152,15 @@ class DjangoConnectionDb:
 def db_time(value: datetime) -> object:
     """A datetime as the database's driver wants it (SQLite stores text, PostgreSQL timestamps)."""
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def db_datetime(value: object) -> datetime | None:
+    """A timestamp read with raw SQL, as an aware UTC datetime (SQLite's driver gives naive UTC
+    datetimes or text, PostgreSQL's aware ones)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _postgres_conninfo() -> str:

@@ -149,6 +149,15 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Switchyard] "
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# Failed logins: 10 a minute per IP, 5 per 5 minutes per account (allauth's defaults, stated).
+# Counted in the cache, which must be shared by every web process in production (Redis).
+# The admin's login goes through allauth too (marketplace/urls.py), so the same limits apply.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Reverse proxies in front of the app: allauth then takes the client's IP from
+# X-Forwarded-For (else every client behind the proxy would share one rate limit).
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # E-mail (Django 6.1 mailers): printed to the console unless an SMTP host is configured.
 _SMTP_HOST = env_str("EMAIL_HOST", "")
 MAILERS: dict[str, dict[str, object]] = {
@@ -167,7 +176,8 @@ MAILERS: dict[str, dict[str, object]] = {
             "use_tls": env_bool("EMAIL_USE_TLS", default=True),
         }
         if _SMTP_HOST
-        else {},
+        # The file backend (EMAIL_BACKEND=...filebased.EmailBackend) writes into this folder.
+        else ({"file_path": env_str("EMAIL_FILE_PATH")} if env_str("EMAIL_FILE_PATH") else {}),
     }
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Switchyard <noreply@localhost>")
@@ -256,8 +266,27 @@ HEALTH_PROBE_INTERVAL_S = env_float("HEALTH_PROBE_INTERVAL_S", 30)
 CELERY_BEAT_SCHEDULE["probe-endpoints"]["schedule"] = HEALTH_PROBE_INTERVAL_S
 HEALTH_PROBE_IDLE_S = env_float("HEALTH_PROBE_IDLE_S", 300)
 
+# Rate limits (README, "Rate limits"); 0 turns a limit off. Per API key (a key's KeyRateLimit
+# overrides these): requests per minute, and tokens per minute (prompt estimate + max_tokens).
+# Off by default: the wallet already bounds what a key can spend; operators choose their own.
+RATE_LIMIT_RPM = env_int("RATE_LIMIT_RPM", 0)
+RATE_LIMIT_TPM = env_int("RATE_LIMIT_TPM", 0)
+# Per account, on `:free` models: per minute, and per UTC day (more once it bought credits).
+FREE_TIER_RPM = env_int("FREE_TIER_RPM", 20)
+FREE_TIER_RPD = env_int("FREE_TIER_RPD", 50)
+FREE_TIER_RPD_FUNDED = env_int("FREE_TIER_RPD_FUNDED", 1000)
+FREE_TIER_FUNDED_USD = env_str("FREE_TIER_FUNDED_USD", "10")
+# Counts live in Redis when REDIS_URL is set (replicas of one deployment share the prefix), else
+# in the process; Redis slower than the timeout (seconds) means 503s: limits fail closed.
+RATE_LIMIT_REDIS_PREFIX = env_str("RATE_LIMIT_REDIS_PREFIX", "switchyard:ratelimit")
+RATE_LIMIT_REDIS_TIMEOUT_S = env_float("RATE_LIMIT_REDIS_TIMEOUT_S", 0.5)
+# Seconds a gateway reuses a key's KeyRateLimit and an account's purchase total once read.
+RATE_LIMIT_CACHE_TTL_S = env_float("RATE_LIMIT_CACHE_TTL_S", 5)
+
 # Seconds a gateway process keeps its copy of the routable catalog.
 CATALOG_CACHE_TTL_S = env_int("CATALOG_CACHE_TTL_S", 5)
+# Seconds a gateway process keeps a user's default provider preferences (settings page).
+ROUTING_DEFAULTS_CACHE_TTL_S = env_float("ROUTING_DEFAULTS_CACHE_TTL_S", 5)
 # Largest request body the API accepts (bytes).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
 # Connections per gateway process in the async PostgreSQL pool used by the hot path.

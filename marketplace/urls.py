@@ -1,10 +1,15 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from billing.views import stripe_webhook
 from catalog.api import embedding_model_list, model_list, provider_list
-from marketplace.dashboard import catalog_pages, credits
+from marketplace.dashboard import activity, catalog_pages, credits, settings_page
 from marketplace.dashboard import views as dashboard
+
+# The admin's login is allauth's (its rate limits and e-mail verification); a signed-in user
+# who is not staff gets a 403 instead of the admin's own login form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -12,6 +17,18 @@ urlpatterns = [
     path("models/<str:author>/<str:name>", catalog_pages.model_detail, name="model"),
     path("dashboard/", dashboard.keys, name="dashboard"),
     path("dashboard/keys/<int:key_id>/revoke", dashboard.key_revoke, name="key-revoke"),
+    path(
+        "dashboard/keys/<int:key_id>/disable",
+        dashboard.key_disabled_set,
+        {"disabled": True},
+        name="key-disable",
+    ),
+    path(
+        "dashboard/keys/<int:key_id>/enable",
+        dashboard.key_disabled_set,
+        {"disabled": False},
+        name="key-enable",
+    ),
     path("dashboard/credits/", credits.credits_page, name="credits"),
     path("dashboard/credits/quote", credits.credits_quote, name="credits-quote"),
     path("dashboard/credits/setup", credits.credits_setup, name="credits-setup"),
@@ -22,6 +39,9 @@ urlpatterns = [
         name="purchase-status",
     ),
     path("dashboard/credits/auto-topup", credits.auto_topup_save, name="auto-topup"),
+    path("dashboard/activity/", activity.activity_page, name="activity"),
+    path("dashboard/activity.csv", activity.activity_csv, name="activity-csv"),
+    path("dashboard/settings/", settings_page.settings_page, name="settings"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("billing/webhooks/stripe", stripe_webhook, name="stripe-webhook"),

@@ -10,11 +10,11 @@ from billing.models import Generation, LedgerEntry, Wallet
 from billing.money import format_usd
 from billing.usage import credits_totals
 from catalog.models import Provider
-from marketplace.asyncdb import db_time
+from marketplace.asyncdb import db_datetime, db_time
 from marketplace.keys.models import ApiKey
 from marketplace.keys.periods import period_start
 from proxy.asgi_io import Receive, Scope, Send, header, send_response
-from proxy.auth import authenticate
+from proxy.auth import KeyUse, authenticate
 from proxy.errors import InvalidRequest, NotFound
 from proxy.gateway import Gateway
 
@@ -47,10 +47,10 @@ def _generation_sql() -> str:
 
 
 def _timestamp(value: Any) -> str:
-    """A database timestamp as ISO 8601 (SQLite returns text, PostgreSQL a datetime)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).isoformat()
+    """A database timestamp as ISO 8601 in UTC."""
+    parsed = db_datetime(value)
+    assert parsed is not None
+    return parsed.isoformat()
 
 
 def _generation_payload(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -101,19 +101,21 @@ def _key_sql() -> str:
         f"(SELECT COALESCE(SUM(cost_nanos), 0) {spend}), "
         f"EXISTS (SELECT 1 FROM {LedgerEntry._meta.db_table} e "
         f"JOIN {Wallet._meta.db_table} w ON w.id = e.wallet_id "
-        "WHERE w.user_id = k.user_id AND e.kind = 'topup') "
+        "WHERE w.user_id = k.user_id AND e.kind = 'topup'), k.expires_at "
         f"FROM {ApiKey._meta.db_table} k WHERE k.id = %s"
     )
 
 
 async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-    principal = await authenticate(gateway.db, header(scope, b"authorization"))
+    # Either kind of key may ask about itself.
+    principal = await authenticate(gateway.db, header(scope, b"authorization"), use=KeyUse.ANY)
     now = datetime.now(UTC)
     since = [db_time(period_start(reset, now)) for reset in ("daily", "weekly", "monthly")]
     current = db_time(period_start(principal.limit_reset, now))
     row = await gateway.db.fetchone(_key_sql(), (current, *since, principal.api_key_id))
     assert row is not None  # the key authenticated a moment ago
-    limit, reset, usage, reserved, period_usage, daily, weekly, monthly, bought = row
+    limit, reset, usage, reserved, period_usage, daily, weekly, monthly, bought, expires = row
+    expires_at = db_datetime(expires)
     remaining = None if limit is None else max(limit - period_usage - reserved, 0)
     data = {
         "label": f"{principal.key_prefix}…",
@@ -125,10 +127,10 @@ async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send)
         "usage_weekly": _usd(weekly),
         "usage_monthly": _usd(monthly),
         "is_free_tier": not bought,
-        "is_management_key": False,
-        "is_provisioning_key": False,
+        "is_management_key": principal.is_management,
+        "is_provisioning_key": principal.is_management,
         "include_byok_in_limit": False,
         "byok_usage": 0,
-        "expires_at": None,
+        "expires_at": None if expires_at is None else expires_at.isoformat(),
     }
     await send_response(send, 200, orjson.dumps({"data": data}))

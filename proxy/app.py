@@ -5,13 +5,14 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from proxy.account import credits, generation, key_info
-from proxy.asgi_io import Message, Receive, Scope, Send, send_response
+from proxy.asgi_io import JSON_HEADERS, Message, Receive, Scope, Send, send_response
 from proxy.chat import chat_completions
 from proxy.embeddings import embeddings
 from proxy.endpoints_api import is_endpoints_path, model_endpoints
 from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
 from proxy.gateway import Gateway, gateway_create
 from proxy.health_reader import HEALTH_STORE_SCOPE_KEY
+from proxy.keys_api import keys_route
 from proxy.messages import messages
 from proxy.text_completions import text_completions
 
@@ -31,11 +32,11 @@ ROUTES: dict[str, tuple[str, Handler]] = {
 }
 
 
-def _route(path: str) -> tuple[str, Handler] | None:
+def _route(path: str, method: str) -> tuple[str, Handler] | None:
     route = ROUTES.get(path)
     if route is None and is_endpoints_path(path):
         return "GET", model_endpoints
-    return route
+    return route or keys_route(path, method)  # /keys and /keys/{hash}: several methods
 
 
 class _ResponseTracker:
@@ -60,7 +61,7 @@ class GatewayApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        route = _route(scope["path"]) if scope["type"] == "http" else None
+        route = _route(scope["path"], scope["method"]) if scope["type"] == "http" else None
         if route is None:
             await self.fallback(self._with_health_store(scope), receive, send)
             return
@@ -79,7 +80,8 @@ class GatewayApp:
             return
         except ApiError as error:
             if not tracked.started:
-                await send_response(send, error.status, error.body())
+                headers = (*JSON_HEADERS, *error.headers)
+                await send_response(send, error.status, error.body(), headers=headers)
         except Exception:
             logger.exception("unhandled error on %s", scope["path"])
             if not tracked.started:

@@ -2,14 +2,24 @@
 
 import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
 
 from billing.models import Wallet
 from marketplace.accounts.models import User
-from marketplace.asyncdb import AsyncDb
+from marketplace.asyncdb import AsyncDb, db_datetime
 from marketplace.keys.hashing import api_key_hash, api_key_looks_valid
 from marketplace.keys.models import ApiKey
 from proxy.asgi_io import Scope, header
-from proxy.errors import Unauthorized
+from proxy.errors import Forbidden, Unauthorized
+
+
+class KeyUse(Enum):
+    """What a route lets a key do: inference keys call models, management keys manage keys."""
+
+    INFERENCE = "inference"
+    MANAGEMENT = "management"
+    ANY = "any"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +34,15 @@ class Principal:
     available_nanos: int
     limit_nanos: int | None
     limit_reset: str
+    is_management: bool
 
 
 @functools.cache
 def _lookup_sql() -> str:
     return (
         "SELECT k.id, k.user_id, k.prefix, w.id, "
-        "COALESCE(w.balance_nanos - w.reserved_nanos, 0), k.limit_nanos, k.limit_reset "
+        "COALESCE(w.balance_nanos - w.reserved_nanos, 0), k.limit_nanos, k.limit_reset, "
+        "k.is_management, k.disabled, k.expires_at "
         f"FROM {ApiKey._meta.db_table} k "
         f"JOIN {User._meta.db_table} u ON u.id = k.user_id "
         f"LEFT JOIN {Wallet._meta.db_table} w ON w.user_id = k.user_id "
@@ -56,7 +68,25 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-async def authenticate(db: AsyncDb, authorization: str | None) -> Principal:
+def _refuse_unusable(*, disabled: bool, expires_at: datetime | None) -> None:
+    if disabled:
+        raise Unauthorized("This key is disabled")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise Unauthorized(f"This key expired at {expires_at.isoformat()}")
+
+
+def _refuse_wrong_use(*, is_management: bool, use: KeyUse) -> None:
+    if use is KeyUse.INFERENCE and is_management:
+        raise Forbidden("Management keys cannot call models: use an inference key")
+    if use is KeyUse.MANAGEMENT and not is_management:
+        raise Forbidden("This route needs a management key (create one on the dashboard)")
+
+
+async def authenticate(
+    db: AsyncDb, authorization: str | None, *, use: KeyUse = KeyUse.INFERENCE
+) -> Principal:
+    """The key's principal, if the key may be used now for `use` (401 if not at all, 403 if
+    not for this)."""
     token = bearer_token(authorization)
     # A malformed key is refused without touching the database.
     if not api_key_looks_valid(token):
@@ -64,7 +94,9 @@ async def authenticate(db: AsyncDb, authorization: str | None) -> Principal:
     row = await db.fetchone(_lookup_sql(), (api_key_hash(token),))
     if row is None:
         raise Unauthorized("Invalid API key")
-    key_id, user_id, prefix, wallet_id, available, limit, reset = row
+    key_id, user_id, prefix, wallet_id, available, limit, reset, management, disabled, expires = row
+    _refuse_unusable(disabled=bool(disabled), expires_at=db_datetime(expires))
+    _refuse_wrong_use(is_management=bool(management), use=use)
     return Principal(
         api_key_id=key_id,
         user_id=user_id,
@@ -73,4 +105,5 @@ async def authenticate(db: AsyncDb, authorization: str | None) -> Principal:
         available_nanos=int(available),
         limit_nanos=limit,
         limit_reset=reset,
+        is_management=bool(management),
     )

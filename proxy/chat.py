@@ -3,6 +3,7 @@ settle. `POST /chat/completions` here; `/completions` and `/messages` translate 
 the same canonical request and answer in their own format."""
 
 import asyncio
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 
 from catalog.selectors import RoutableEndpoint
+from proxy.account_defaults import preferences_with_defaults, routing_defaults
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
 from proxy.auth import api_key_header, authenticate
 from proxy.chat_request import ChatRequest, chat_request_parse
@@ -46,7 +48,8 @@ async def complete(
     started_at = time.monotonic()
     principal = await authenticate(gateway.db, api_key_header(scope))
     request = parse(await read_body(receive, limit=gateway.body_limit))
-    plan, vitals = await route(gateway, request)
+    await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
+    plan, vitals = await route(gateway, request, user_id=principal.user_id)
     call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     await call.hold()
@@ -78,8 +81,18 @@ def _needs_speed(request: ChatRequest) -> bool:
     return request.provider.sort is None and any(m.variant is Variant.NITRO for m in request.models)
 
 
-async def route(gateway: Gateway, request: ChatRequest) -> tuple[RoutePlan, dict[int, Vitals]]:
+async def route(
+    gateway: Gateway, request: ChatRequest, *, user_id: int | None = None
+) -> tuple[RoutePlan, dict[int, Vitals]]:
     catalog = await gateway.catalog.routing_catalog(platform_fee_bps=gateway.fee_bps)
+    if user_id is not None:  # the account's defaults (settings page) where the request is silent
+        preferences = preferences_with_defaults(
+            request.provider,
+            await routing_defaults(gateway.db, user_id),
+            provider_slugs=catalog.provider_slugs,
+            variant_sort=any(m.variant in (Variant.NITRO, Variant.FLOOR) for m in request.models),
+        )
+        request = dataclasses.replace(request, provider=preferences)
     endpoints = [e for ref in request.models for e in catalog.endpoints_of(ref.slug)]
     vitals = await gateway.health.vitals(endpoints, with_speed=_needs_speed(request))
     demand = Demand(

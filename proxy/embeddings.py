@@ -122,7 +122,8 @@ async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Sen
     started_at = time.monotonic()
     principal = await authenticate(gateway.db, api_key_header(scope))
     request = embeddings_request_parse(await read_body(receive, limit=gateway.body_limit))
-    plan, vitals = await route(gateway, request)
+    await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
+    plan, vitals = await route(gateway, request, user_id=principal.user_id)
     call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     await call.hold()

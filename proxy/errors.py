@@ -5,9 +5,12 @@ from typing import Any
 
 import orjson
 
+Headers = tuple[tuple[bytes, bytes], ...]
+
 
 class ApiError(Exception):
     status = 500
+    headers: Headers = ()  # sent along with the JSON body
 
     def __init__(self, message: str, *, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -32,6 +35,10 @@ class Unauthorized(ApiError):
     status = 401
 
 
+class Forbidden(ApiError):
+    status = 403
+
+
 class InsufficientCredits(ApiError):
     status = 402
 
@@ -50,6 +57,33 @@ class MethodNotAllowed(ApiError):
 
 class PayloadTooLarge(ApiError):
     status = 413
+
+
+class RateLimited(ApiError):
+    """One of the caller's rate limits is used up (see proxy.rate_limits)."""
+
+    status = 429
+
+    def __init__(
+        self, message: str, *, limit: int, remaining: int, reset_at: int, retry_after_s: int
+    ) -> None:
+        values = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset_at),  # unix seconds
+        }
+        # Also in the body, as OpenRouter does, for clients that do not show headers.
+        super().__init__(message, metadata={"headers": values})
+        pairs = [("Retry-After", str(retry_after_s)), *values.items()]
+        self.headers = tuple((name.lower().encode(), value.encode()) for name, value in pairs)
+
+
+class RateLimitUnavailable(ApiError):
+    """Rate limits could not be checked (their Redis is unreachable): the request is refused
+    rather than let through unmetered."""
+
+    status = 503
+    headers = ((b"retry-after", b"1"),)
 
 
 class UpstreamError(ApiError):

@@ -8,11 +8,18 @@ from dataclasses import dataclass, field
 import httpx
 from django.conf import settings
 
+from billing.money import usd_to_nanos
 from marketplace.asyncdb import AsyncDb, asyncdb_create
 from proxy.catalog_cache import CatalogCache
 from proxy.health import BreakerPolicy, MemoryHealthStore, health_store_create
 from proxy.health_monitor import HealthMonitor
 from proxy.probe import probe_due_endpoints
+from proxy.rate_limits import (
+    MemoryRateLimitStore,
+    RateLimiter,
+    RateLimitPolicy,
+    rate_limit_store_create,
+)
 from proxy.upstream import upstream_client_create
 
 logger = logging.getLogger(__name__)
@@ -26,6 +33,7 @@ class Gateway:
     health: HealthMonitor = field(
         default_factory=lambda: HealthMonitor(MemoryHealthStore(policy=BreakerPolicy()))
     )
+    rate_limits: RateLimiter = field(default_factory=lambda: RateLimiter(MemoryRateLimitStore()))
     fee_bps: int = 0
     body_limit: int = 10 * 1024 * 1024
     hold_ttl_s: int = 900
@@ -65,6 +73,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._prober
         await self.health.close()
+        await self.rate_limits.close()
         await self.client.aclose()
         await self.db.close()
 
@@ -85,12 +94,31 @@ def health_monitor_create() -> HealthMonitor:
     return HealthMonitor(store, snapshot_ttl_s=settings.HEALTH_SNAPSHOT_TTL_S)
 
 
+def rate_limiter_create() -> RateLimiter:
+    policy = RateLimitPolicy(
+        rpm=settings.RATE_LIMIT_RPM,
+        tpm=settings.RATE_LIMIT_TPM,
+        free_rpm=settings.FREE_TIER_RPM,
+        free_rpd=settings.FREE_TIER_RPD,
+        free_rpd_funded=settings.FREE_TIER_RPD_FUNDED,
+        funded_nanos=usd_to_nanos(settings.FREE_TIER_FUNDED_USD),
+        cache_ttl_s=settings.RATE_LIMIT_CACHE_TTL_S,
+    )
+    store = rate_limit_store_create(
+        redis_url=settings.REDIS_URL,
+        prefix=settings.RATE_LIMIT_REDIS_PREFIX,
+        timeout_s=settings.RATE_LIMIT_REDIS_TIMEOUT_S,
+    )
+    return RateLimiter(store, policy=policy)
+
+
 def gateway_create() -> Gateway:
     return Gateway(
         db=asyncdb_create(),
         catalog=CatalogCache(ttl_s=settings.CATALOG_CACHE_TTL_S),
         client=upstream_client_create(),
         health=health_monitor_create(),
+        rate_limits=rate_limiter_create(),
         fee_bps=settings.INFERENCE_FEE_BPS,
         body_limit=settings.API_MAX_BODY_BYTES,
         hold_ttl_s=settings.HOLD_TTL_S,

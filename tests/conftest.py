@@ -242,8 +242,12 @@ def _gateway_start(
         "CATALOG_CACHE_TTL_S": "0",
         # Each gateway its own health (tests that share it pass one prefix to several).
         "HEALTH_REDIS_PREFIX": f"{TEST_HEALTH_PREFIX}:{name}:{uuid.uuid4().hex}",
-        # No probes of idle endpoints behind the tests' backs (they count simulator requests).
+        # Rate-limit counts likewise (user ids repeat from one test database to the next).
+        "RATE_LIMIT_REDIS_PREFIX": f"{TEST_HEALTH_PREFIX}:{name}:ratelimit:{uuid.uuid4().hex}",
+        # No probes behind the tests' backs (they count simulator requests): endpoints never
+        # seen count as idle, so the in-process prober must not run at all unless asked.
         "HEALTH_PROBE_IDLE_S": "86400",
+        "HEALTH_PROBE_INTERVAL_S": "3600",
     }
     child = child_env(**{**defaults, **env})
     args = python_args("-m", "uvicorn", "marketplace.asgi:application", "--port", str(port),

@@ -29,3 +29,26 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class RoutingDefaults(models.Model):
+    """A user's default provider preferences, applied by the gateway to requests that do not
+    say otherwise: `ignore` joins the request's `provider.ignore`; `sort` is used when the
+    request gives none."""
+
+    class Sort(models.TextChoices):
+        PRICE = "", "Lowest price"  # the gateway's own default
+        THROUGHPUT = "throughput", "Highest throughput"
+        LATENCY = "latency", "Lowest latency"
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="routing_defaults")
+    # Provider slugs; a slug no longer in the catalog is skipped by the gateway.
+    ignore = models.JSONField(default=list, blank=True)
+    sort = models.CharField(max_length=16, choices=Sort.choices, default=Sort.PRICE, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "routing defaults"
+
+    def __str__(self) -> str:
+        return f"routing defaults of {self.user}"

@@ -1,4 +1,6 @@
-from marketplace.accounts.models import User
+from collections.abc import Iterable
+
+from marketplace.accounts.models import RoutingDefaults, User
 
 
 def user_get_or_create(*, email: str) -> tuple[User, bool]:
@@ -8,3 +10,16 @@ def user_get_or_create(*, email: str) -> tuple[User, bool]:
     if existing is not None:
         return existing, False
     return User.objects.create_user(email=email), True
+
+
+def routing_defaults_save(
+    *, user: User, ignore: Iterable[str], sort: RoutingDefaults.Sort
+) -> RoutingDefaults:
+    """Replace the user's default provider preferences (one row per user; a repeat is a no-op).
+
+    Gateways pick the change up within ROUTING_DEFAULTS_CACHE_TTL_S seconds.
+    """
+    defaults, _ = RoutingDefaults.objects.update_or_create(
+        user=user, defaults={"ignore": sorted(set(ignore)), "sort": sort}
+    )
+    return defaults

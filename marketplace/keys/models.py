@@ -5,10 +5,14 @@ from django.db import models
 
 
 class ApiKey(models.Model):
-    """An inference key. Only a keyed hash and a short display prefix are stored.
+    """An API key. Only a keyed hash and a short display prefix are stored.
+
+    An inference key calls models; a management key (created on the web) only manages the
+    account's inference keys through `/api/v1/keys`. A revoked key is deleted as far as anyone
+    can tell (never listed, never authenticates); its row stays for the ledger and holds.
 
     A key may carry its own credit limit per period. The counters below are maintained by the
-    database's hold triggers (billing migration 0002), never by application code.
+    database's hold triggers (billing migration 0003), never by application code.
     """
 
     class LimitReset(models.TextChoices):
@@ -23,7 +27,12 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=24)
     key_hash = models.CharField(max_length=64, unique=True)
+    is_management = models.BooleanField(default=False)
+    disabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the services on each change of name, status or limit; null until the first.
+    updated_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     limit_nanos = models.BigIntegerField(null=True, blank=True)
     limit_reset = models.CharField(
@@ -52,3 +61,6 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
