@@ -137,6 +137,8 @@ class Generation(models.Model):
     cancelled = models.BooleanField(default=False)
     cost_nanos = models.BigIntegerField(default=0)
     provider_cost_nanos = models.BigIntegerField(default=0)
+    # Served with the user's own provider key (BYOK): cost_nanos is then only the BYOK fee.
+    is_byok = models.BooleanField(default=False, db_default=False)
     # Time to the first token (streams) or to the whole response, and the total duration.
     latency_ms = models.IntegerField(default=0)
     generation_time_ms = models.IntegerField(default=0)

@@ -31,6 +31,8 @@ class RoutableEndpoint:
     quantization: str = ""
     embeddings: bool = False  # an embedding model's endpoint (served by /embeddings only)
     supported_parameters: frozenset[str] = frozenset()
+    # Tried with the requesting user's own key for this provider (BYOK), not the shared one.
+    byok: bool = False
 
     @property
     def prices(self) -> Prices:

@@ -211,6 +211,13 @@ SIMULATOR_URL = env_str("SIMULATOR_URL", "http://127.0.0.1:8100")
 # (0 = pass-through pricing as on OpenRouter; a provider may override it).
 INFERENCE_FEE_BPS = env_int("INFERENCE_FEE_BPS", 0)
 # Platform fee on buying credits: a share in basis points, with a minimum in USD.
+# Bring your own key: the Fernet key that encrypts users' provider keys at rest (generate one
+# with `Fernet.generate_key()`), and the fee on a request served with the user's own key, in
+# basis points of what it would have cost at the endpoint's price.
+_DEV_BYOK_ENCRYPTION_KEY = "ZGV2LW9ubHktYnlvay1lbmNyeXB0aW9uLWtleS0wMDA="  # refused in production
+BYOK_ENCRYPTION_KEY = env_str("BYOK_ENCRYPTION_KEY", _DEV_BYOK_ENCRYPTION_KEY)
+BYOK_FEE_BPS = env_int("BYOK_FEE_BPS", 500)
+BYOK_CACHE_TTL_S = env_float("BYOK_CACHE_TTL_S", 5.0)
 CREDIT_PURCHASE_FEE_BPS = env_int("CREDIT_PURCHASE_FEE_BPS", 550)
 CREDIT_PURCHASE_FEE_MIN_USD = env_str("CREDIT_PURCHASE_FEE_MIN_USD", "0.80")
 # Stripe: the API base and Stripe.js come from settings, so development and tests run against
@@ -327,6 +334,8 @@ def _production_refusals() -> list[str]:
         refusals.append(
             "STRIPE_WEBHOOK_SECRET must be set (the signing secret of the Stripe webhook endpoint)"
         )
+    if BYOK_ENCRYPTION_KEY == _DEV_BYOK_ENCRYPTION_KEY:
+        refusals.append("BYOK_ENCRYPTION_KEY must be set (a key from Fernet.generate_key())")
     return refusals
 
 

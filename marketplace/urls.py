@@ -4,7 +4,13 @@ from django.urls import include, path
 
 from billing.views import stripe_webhook
 from catalog.api import embedding_model_list, model_list, provider_list
-from marketplace.dashboard import activity, catalog_pages, credits, settings_page
+from marketplace.dashboard import (
+    activity,
+    catalog_pages,
+    credits,
+    provider_keys_page,
+    settings_page,
+)
 from marketplace.dashboard import views as dashboard
 
 # The admin's login is allauth's (its rate limits and e-mail verification); a signed-in user
@@ -42,6 +48,21 @@ urlpatterns = [
     path("dashboard/activity/", activity.activity_page, name="activity"),
     path("dashboard/activity.csv", activity.activity_csv, name="activity-csv"),
     path("dashboard/settings/", settings_page.settings_page, name="settings"),
+    path(
+        "dashboard/provider-keys/",
+        provider_keys_page.provider_keys_page,
+        name="provider-keys",
+    ),
+    path(
+        "dashboard/provider-keys/<int:key_id>/delete",
+        provider_keys_page.provider_key_remove,
+        name="provider-key-delete",
+    ),
+    path(
+        "dashboard/provider-keys/<int:key_id>/always-use",
+        provider_keys_page.provider_key_always_use,
+        name="provider-key-always-use",
+    ),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("billing/webhooks/stripe", stripe_webhook, name="stripe-webhook"),

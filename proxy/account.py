@@ -34,7 +34,7 @@ _GENERATION_COLUMNS = (
     "g.id, g.upstream_id, g.created_at, g.model_slug, COALESCE(p.name, g.provider_slug), "
     "g.streamed, g.cancelled, g.finish_reason, g.native_finish_reason, g.latency_ms, "
     "g.generation_time_ms, g.prompt_tokens, g.completion_tokens, g.cost_nanos, "
-    "g.usage_estimated"
+    "g.usage_estimated, g.is_byok"
 )
 
 
@@ -55,7 +55,7 @@ def _timestamp(value: Any) -> str:
 
 def _generation_payload(row: tuple[Any, ...]) -> dict[str, Any]:
     (gen_id, upstream_id, created_at, model, provider, streamed, cancelled, finish, native_finish,
-     latency, generation_time, prompt, completion, cost, estimated) = row  # fmt: skip
+     latency, generation_time, prompt, completion, cost, estimated, is_byok) = row  # fmt: skip
     return {
         "id": gen_id,
         "upstream_id": upstream_id or None,
@@ -75,7 +75,7 @@ def _generation_payload(row: tuple[Any, ...]) -> dict[str, Any]:
         "usage_estimated": bool(estimated),
         "total_cost": _usd(cost),
         "usage": _usd(cost),
-        "is_byok": False,
+        "is_byok": bool(is_byok),
         "api_type": "completions",
     }
 

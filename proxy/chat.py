@@ -14,14 +14,15 @@ import httpx
 from catalog.selectors import RoutableEndpoint
 from proxy.account_defaults import preferences_with_defaults, routing_defaults
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
-from proxy.auth import api_key_header, authenticate
+from proxy.auth import Principal, api_key_header, authenticate
+from proxy.byok import byok_plan
 from proxy.chat_request import ChatRequest, chat_request_parse
 from proxy.client_formats import ChatFormat, ClientFormat
 from proxy.errors import ApiError, UpstreamError, UpstreamTimeout
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.gateway import Gateway
 from proxy.metering import Call, generation_id_new
-from proxy.providers import adapter_for, upstream_of
+from proxy.providers import adapter_for
 from proxy.providers.base import ProviderFormatError
 from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import usage_from
@@ -49,8 +50,7 @@ async def complete(
     principal = await authenticate(gateway.db, api_key_header(scope))
     request = parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
-    plan, vitals = await route(gateway, request, user_id=principal.user_id)
-    call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
+    call = await call_create(gateway, principal, request, started_at=started_at)
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     await call.hold()
     try:
@@ -72,6 +72,18 @@ async def complete(
         raise
     finally:
         await call.settle()  # a no-op if the relay settled already
+
+
+async def call_create(
+    gateway: Gateway, principal: Principal, request: ChatRequest, *, started_at: float
+) -> Call:
+    """The request routed: the user's own provider keys (BYOK) first, then the plan."""
+    plan, vitals = await route(gateway, request, user_id=principal.user_id)
+    keys = await gateway.byok.keys_of(gateway.db, principal.user_id)
+    plan = byok_plan(plan, keys, max_attempts=gateway.max_attempts)
+    call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
+    call.byok_keys = keys
+    return call
 
 
 def _needs_speed(request: ChatRequest) -> bool:
@@ -121,7 +133,7 @@ async def _fetch_completion(call: Call, endpoint: RoutableEndpoint) -> dict[str,
     """One provider's whole answer, in the canonical format, or an UpstreamError that lets the
     next provider try."""
     adapter = adapter_for(endpoint)
-    request = adapter.chat_request(call.request.payload, upstream_of(endpoint), stream=False)
+    request = adapter.chat_request(call.request.payload, call.upstream_of(endpoint), stream=False)
     provider = endpoint.provider_name
     try:
         async with call.gateway.client.stream(

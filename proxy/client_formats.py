@@ -24,7 +24,7 @@ def usage_payload(bill: Bill) -> Json:
         "completion_tokens": bill.usage.completion_tokens,
         "total_tokens": bill.usage.total_tokens,
         "cost": orjson.Fragment(format_usd(bill.charge.total_nanos)),
-        "is_byok": False,
+        "is_byok": bill.is_byok,
     }
 
 

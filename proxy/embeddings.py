@@ -10,14 +10,14 @@ import orjson
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
 from proxy.auth import api_key_header, authenticate
-from proxy.chat import route
+from proxy.chat import call_create
 from proxy.chat_request import GATEWAY_FIELDS, ChatRequest, json_object_parse, tokens_estimate
 from proxy.client_formats import usage_payload
 from proxy.errors import ApiError, InvalidRequest, UpstreamError
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.gateway import Gateway
-from proxy.metering import Call, generation_id_new
-from proxy.providers import adapter_for, upstream_of
+from proxy.metering import Call
+from proxy.providers import adapter_for
 from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import Embeddings, embeddings_payload, embeddings_request
 from proxy.routing.preferences import model_refs_parse, preferences_parse
@@ -77,7 +77,7 @@ def embeddings_request_parse(body: bytes) -> ChatRequest:
 
 
 async def _fetch_embeddings(call: Call, endpoint: RoutableEndpoint) -> Embeddings:
-    request = embeddings_request(call.request.payload, upstream_of(endpoint))
+    request = embeddings_request(call.request.payload, call.upstream_of(endpoint))
     provider = endpoint.provider_name
     try:
         async with call.gateway.client.stream(
@@ -123,8 +123,7 @@ async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Sen
     principal = await authenticate(gateway.db, api_key_header(scope))
     request = embeddings_request_parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
-    plan, vitals = await route(gateway, request, user_id=principal.user_id)
-    call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
+    call = await call_create(gateway, principal, request, started_at=started_at)
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     await call.hold()
     try:

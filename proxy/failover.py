@@ -48,7 +48,7 @@ async def first_answer[T](
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeout_s):
-                answer = await start(endpoint)
+                answer = await _started(call, endpoint, start)
         except UpstreamRejected as rejected:
             call.trace.append(_attempt(endpoint, started, rejected.status, rejected.message))
             raise
@@ -60,11 +60,27 @@ async def first_answer[T](
             call.trace.append(_attempt(endpoint, started, 200, None))
             return answer
         call.trace.append(_attempt(endpoint, started, failure.provider_status, failure.message))
-        call.gateway.health.failure(
-            endpoint, siblings=call.siblings_of(endpoint), retry_after_s=failure.retry_after_s
-        )
+        if not endpoint.byok:  # a user's own key failing says nothing of the shared endpoint
+            call.gateway.health.failure(
+                endpoint, siblings=call.siblings_of(endpoint), retry_after_s=failure.retry_after_s
+            )
         failures.append(failure)
     raise _all_failed(call, failures)
+
+
+async def _started[T](
+    call: Call, endpoint: RoutableEndpoint, start: Callable[[RoutableEndpoint], Awaitable[T]]
+) -> T:
+    """`start(endpoint)`; on a BYOK attempt, no error repeats the user's key (a provider's
+    message may quote it)."""
+    try:
+        return await start(endpoint)
+    except ApiError as error:
+        if endpoint.byok:
+            key = call.byok_keys[endpoint.provider_slug].api_key
+            error.message = error.message.replace(key, "[redacted]")
+            error.args = (error.message,)
+        raise
 
 
 def _attempt(

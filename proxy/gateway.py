@@ -10,6 +10,7 @@ from django.conf import settings
 
 from billing.money import usd_to_nanos
 from marketplace.asyncdb import AsyncDb, asyncdb_create
+from proxy.byok import ByokCache
 from proxy.catalog_cache import CatalogCache
 from proxy.health import BreakerPolicy, MemoryHealthStore, health_store_create
 from proxy.health_monitor import HealthMonitor
@@ -35,6 +36,8 @@ class Gateway:
     )
     rate_limits: RateLimiter = field(default_factory=lambda: RateLimiter(MemoryRateLimitStore()))
     fee_bps: int = 0
+    byok: ByokCache = field(default_factory=ByokCache)
+    byok_fee_bps: int = 500
     body_limit: int = 10 * 1024 * 1024
     hold_ttl_s: int = 900
     deadline_s: int = 600
@@ -120,6 +123,8 @@ def gateway_create() -> Gateway:
         health=health_monitor_create(),
         rate_limits=rate_limiter_create(),
         fee_bps=settings.INFERENCE_FEE_BPS,
+        byok=ByokCache(ttl_s=settings.BYOK_CACHE_TTL_S),
+        byok_fee_bps=settings.BYOK_FEE_BPS,
         body_limit=settings.API_MAX_BODY_BYTES,
         hold_ttl_s=settings.HOLD_TTL_S,
         deadline_s=settings.REQUEST_DEADLINE_S,

@@ -7,6 +7,7 @@ insurance) and is shielded from cancellation. Settling twice is a no-op.
 """
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import time
@@ -18,6 +19,7 @@ from billing.money import (
     Charge,
     Usage,
     affordable_completion_tokens,
+    fee_nanos,
     format_usd,
     hold_bound_nanos,
     usage_charge,
@@ -26,9 +28,12 @@ from billing.usage import HoldRefused, HoldRequest, UsageRecord, hold_open, usag
 from catalog.selectors import RoutableEndpoint
 from marketplace.keys.periods import period_start
 from proxy.auth import Principal
+from proxy.byok import ByokKeys
 from proxy.chat_request import ChatRequest, tokens_estimate
 from proxy.errors import InsufficientCredits
 from proxy.gateway import Gateway
+from proxy.providers import upstream_of
+from proxy.providers.base import Upstream
 from proxy.routing.plan import HEALTHY, RoutePlan, Vitals
 from proxy.routing.trace import Attempt, trace_payload
 
@@ -47,6 +52,7 @@ class Bill:
 
     usage: Usage
     charge: Charge
+    is_byok: bool = False  # served with the user's own provider key: charged only the BYOK fee
 
 
 @dataclass
@@ -79,6 +85,7 @@ class Call:
     bill: Bill | None = None  # set once settled
     trace: list[Attempt] = field(default_factory=list)
     trace_wanted: bool = False
+    byok_keys: ByokKeys = field(default_factory=dict, repr=False)
     attempts: tuple[RoutableEndpoint, ...] = field(init=False)
     endpoint: RoutableEndpoint = field(init=False)
 
@@ -89,6 +96,13 @@ class Call:
     @property
     def fee_bps(self) -> int:
         return self.endpoint.fee_bps(self.gateway.fee_bps)
+
+    def upstream_of(self, endpoint: RoutableEndpoint) -> Upstream:
+        """The endpoint's upstream, with the user's own key on a BYOK attempt."""
+        upstream = upstream_of(endpoint)
+        if not endpoint.byok:
+            return upstream
+        return dataclasses.replace(upstream, api_key=self.byok_keys[endpoint.provider_slug].api_key)
 
     def trace_payload(self) -> dict[str, Any]:
         return trace_payload(self.plan, self.vitals, self.trace)
@@ -111,12 +125,14 @@ class Call:
 
     def cost_bound(self, endpoint: RoutableEndpoint) -> int:
         # Every prompt token takes at least one byte of the body: a safe upper bound.
-        return hold_bound_nanos(
+        bound = hold_bound_nanos(
             prompt_tokens_bound=self.request.prompt_bytes,
             completion_tokens_bound=self.completion_bound(endpoint),
             prices=endpoint.prices,
             fee_bps=endpoint.fee_bps(self.gateway.fee_bps),
         )
+        # With the user's own key, only the BYOK fee on that bound can be charged.
+        return fee_nanos(bound, self.gateway.byok_fee_bps) if endpoint.byok else bound
 
     def hold_amount(self) -> int:
         """Enough for whichever endpoint ends up answering. Fallbacks the wallet could not pay
@@ -193,7 +209,7 @@ class Call:
         # Zero-completion insurance: no output and no finish (or a failure) costs nothing.
         finished = self.outcome.native_finish_reason and not self.outcome.failed
         charge = self.charge_for(usage) if usage.completion_tokens or finished else NO_CHARGE
-        self.bill = Bill(usage=usage, charge=charge)
+        self.bill = Bill(usage=usage, charge=charge, is_byok=self.endpoint.byok)
         record = self._record(usage, estimated, charge)
         try:
             # Shielded: a disconnect or cancellation must not lose the charge for what was used.
@@ -204,7 +220,12 @@ class Call:
         return self.bill
 
     def charge_for(self, usage: Usage) -> Charge:
-        return usage_charge(usage, self.endpoint.prices, fee_bps=self.fee_bps)
+        charge = usage_charge(usage, self.endpoint.prices, fee_bps=self.fee_bps)
+        if not self.endpoint.byok:
+            return charge
+        # The provider bills the user directly; we charge only a share of what it would cost.
+        byok_fee = fee_nanos(charge.total_nanos, self.gateway.byok_fee_bps)
+        return Charge(provider_cost_nanos=0, fee_nanos=byok_fee)
 
     def _record(self, usage: Usage, estimated: bool, charge: Charge) -> UsageRecord:
         now = time.monotonic()
@@ -227,4 +248,5 @@ class Call:
             latency_ms=int((first - self.started_at) * 1000),
             generation_time_ms=int((now - first) * 1000),
             created_at=datetime.now(UTC),
+            is_byok=self.endpoint.byok,
         )

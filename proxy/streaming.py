@@ -25,7 +25,7 @@ from proxy.client_formats import ClientFormat
 from proxy.errors import ApiError, UpstreamError, UpstreamTimeout
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.metering import Call
-from proxy.providers import adapter_for, upstream_of
+from proxy.providers import adapter_for
 from proxy.providers.base import Json, ProviderFormatError, StreamTranslator
 from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import usage_from
@@ -84,7 +84,7 @@ class StreamMeter:
 async def _open_upstream(call: Call, endpoint: RoutableEndpoint) -> AsyncIterator[httpx.Response]:
     """The provider's stream, or an ApiError while the client can still get a plain error."""
     adapter = adapter_for(endpoint)
-    request = adapter.chat_request(call.request.payload, upstream_of(endpoint), stream=True)
+    request = adapter.chat_request(call.request.payload, call.upstream_of(endpoint), stream=True)
     provider = endpoint.provider_name
     try:
         async with call.gateway.client.stream(

@@ -248,6 +248,8 @@ def _gateway_start(
         # seen count as idle, so the in-process prober must not run at all unless asked.
         "HEALTH_PROBE_IDLE_S": "86400",
         "HEALTH_PROBE_INTERVAL_S": "3600",
+        # Provider keys (BYOK) are stored by the tests just before the requests that use them.
+        "BYOK_CACHE_TTL_S": "0",
     }
     child = child_env(**{**defaults, **env})
     args = python_args("-m", "uvicorn", "marketplace.asgi:application", "--port", str(port),

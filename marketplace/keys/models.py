@@ -64,3 +64,28 @@ class ApiKey(models.Model):
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
+
+
+class ProviderKey(models.Model):
+    """A user's own API key for one catalog provider (bring your own key). Only the Fernet
+    token (encrypted with BYOK_ENCRYPTION_KEY) and the last four characters are stored. The
+    upstream is always the catalog provider's: a user chooses a provider, never a URL."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys"
+    )
+    provider = models.ForeignKey("catalog.Provider", on_delete=models.CASCADE, related_name="+")
+    encrypted_key = models.TextField()
+    last4 = models.CharField(max_length=4)
+    # No fallback to the shared keys when this key fails.
+    always_use = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("provider__name",)
+        constraints = [
+            models.UniqueConstraint(fields=["user", "provider"], name="provider_key_user_provider")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} …{self.last4}"

@@ -25,7 +25,7 @@ Anything that shows the provider failed (an error body where an answer should be
 event in a stream, JSON that is not an answer) raises `ProviderFormatError`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 Json = dict[str, Any]
@@ -48,7 +48,7 @@ class Upstream:
 
     base_url: str  # e.g. https://api.anthropic.com/v1
     model: str  # the provider's own model id
-    api_key: str  # "" when the provider needs none (the simulator)
+    api_key: str = field(repr=False)  # "" when the provider needs none (the simulator)
 
 
 class StreamTranslator(Protocol):

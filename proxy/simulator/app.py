@@ -64,6 +64,7 @@ async def stats(request: web.Request) -> web.Response:
             "embedding_requests": dict(counts.embedding_requests),
             "faults_served": dict(counts.faults_served),
             "abandoned_streams": counts.abandoned_streams,
+            "auth_sha256": {slug: list(seen) for slug, seen in counts.auth_sha256.items()},
         }
     )
 

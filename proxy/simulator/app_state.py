@@ -4,8 +4,9 @@ Kept apart from ``app.py`` so the handler modules can reach the state without im
 module that routes to them.
 """
 
+import hashlib
 import random
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -31,6 +32,13 @@ class SimulatorStats:
     embedding_requests: Counter[str] = field(default_factory=Counter)
     faults_served: Counter[str] = field(default_factory=Counter)
     abandoned_streams: int = 0
+    # SHA-256 of the credential each chat request carried, newest last, per provider: tests
+    # can check which key reached "upstream" without the simulator keeping any key.
+    auth_sha256: dict[str, deque[str]] = field(default_factory=dict)
+
+    def auth_seen(self, provider: str, credential: str) -> None:
+        digest = hashlib.sha256(credential.encode()).hexdigest() if credential else ""
+        self.auth_sha256.setdefault(provider, deque(maxlen=50)).append(digest)
 
 
 CONFIG_KEY = web.AppKey("simulator_config", SimulatorConfig)

@@ -30,6 +30,7 @@ async def serve_generation(
     stats = request.app[STATS_KEY]
     stats.chat_requests[provider.slug] += 1
     stats.by_api[api] += 1
+    stats.auth_seen(provider.slug, _credential(request))
     try:
         generation = parse(await request.read())
     except InvalidRequest as exc:
@@ -37,6 +38,13 @@ async def serve_generation(
     directives = parse_directives(last_user_text(generation.prompt.messages))
     answer = plan_answer(request.app, generation, provider, directives, wire)
     return await serve_answer(request, provider, answer, directives)
+
+
+def _credential(request: web.Request) -> str:
+    """The API key as each wire format sends it (OpenAI, Anthropic, Gemini)."""
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    headers = request.headers
+    return bearer or headers.get("x-api-key", "") or headers.get("x-goog-api-key", "")
 
 
 async def serve_answer(

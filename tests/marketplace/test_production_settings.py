@@ -12,6 +12,8 @@ from tests.live import ROOT
 STRIPE = {
     "STRIPE_API_BASE": "https://api.stripe.com",
     "STRIPE_WEBHOOK_SECRET": "whsec_0123456789abcdef",
+    # Not Stripe's, but also required in production: the key encrypting users' provider keys.
+    "BYOK_ENCRYPTION_KEY": "cHJvZHVjdGlvbi1ieW9rLWtleS1mb3ItdGhlLXRlc3Q=",
 }
 
 
@@ -21,7 +23,7 @@ def django_setup(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("STRIPE_", "SWITCHYARD_"))
+        if not name.startswith(("STRIPE_", "SWITCHYARD_", "BYOK_"))
     }
     environ.update(DJANGO_SETTINGS_MODULE="marketplace.settings",
                    SWITCHYARD_VAR_DIR=str(tmp_path), **env)  # fmt: skip
@@ -84,6 +86,7 @@ def test_production_refuses_to_start_without_a_webhook_secret(tmp_path):
     )
     message = refusal(result)
     assert "STRIPE_WEBHOOK_SECRET must be set" in message
+    assert "BYOK_ENCRYPTION_KEY must be set" in message
     assert "STRIPE_API_BASE" not in message
 
 
@@ -91,8 +94,15 @@ def test_the_development_defaults_are_refused_with_every_reason(tmp_path):
     message = refusal(django_setup(tmp_path, SWITCHYARD_ENV="production"))
     assert "STRIPE_API_BASE must be" in message
     assert "STRIPE_WEBHOOK_SECRET must be set" in message
+    assert "BYOK_ENCRYPTION_KEY must be set" in message
 
 
 def test_an_unknown_environment_is_refused(tmp_path):
     message = refusal(django_setup(tmp_path, SWITCHYARD_ENV="prod"))
     assert "SWITCHYARD_ENV must be development or production, got 'prod'" in message
+
+
+def test_production_refuses_the_development_byok_encryption_key(tmp_path):
+    env = {name: value for name, value in STRIPE.items() if name != "BYOK_ENCRYPTION_KEY"}
+    message = refusal(django_setup(tmp_path, SWITCHYARD_ENV="production", **env))
+    assert "BYOK_ENCRYPTION_KEY must be set" in message

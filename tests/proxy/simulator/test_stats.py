@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -36,7 +37,22 @@ async def test_stats_count_chat_requests_per_provider() -> None:
         "embedding_requests": {},
         "faults_served": {},
         "abandoned_streams": 0,
+        "auth_sha256": {"nimbus": [""], "lumen": ["", ""]},  # no credential sent
     }
+
+
+async def test_stats_keep_only_the_sha256_of_each_credential() -> None:
+    async with simulator() as client:
+        for key in ("sk-one", "sk-two"):
+            headers = {"Authorization": f"Bearer {key}"}
+            await client.post("/nimbus/v1/chat/completions", json=chat(), headers=headers)
+        response = await client.get("/_stats")
+        text = (await response.read()).decode()
+    assert "sk-one" not in text
+    assert orjson.loads(text)["auth_sha256"]["nimbus"] == [
+        hashlib.sha256(b"sk-one").hexdigest(),
+        hashlib.sha256(b"sk-two").hexdigest(),
+    ]
 
 
 @contextlib.asynccontextmanager
