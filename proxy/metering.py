@@ -29,6 +29,7 @@ from proxy.auth import Principal
 from proxy.chat_request import ChatRequest, tokens_estimate
 from proxy.errors import InsufficientCredits
 from proxy.gateway import Gateway
+from proxy.response_cache.keys import CacheSlot
 from proxy.routing.plan import HEALTHY, RoutePlan, Vitals
 from proxy.routing.trace import Attempt, trace_payload
 
@@ -61,6 +62,7 @@ class Outcome:
     upstream_id: str = ""
     first_token_at: float | None = None
     ended_at: float | None = None
+    cached: bool = False  # answered from the response cache: billed nothing
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Call:
     bill: Bill | None = None  # set once settled
     trace: list[Attempt] = field(default_factory=list)
     trace_wanted: bool = False
+    cache: CacheSlot | None = None  # only when the request asked for the response cache
     attempts: tuple[RoutableEndpoint, ...] = field(init=False)
     endpoint: RoutableEndpoint = field(init=False)
 
@@ -127,8 +130,9 @@ class Call:
         self.endpoint = self.attempts[0]
         return max(self.cost_bound(e) for e in self.attempts)
 
-    async def hold(self) -> None:
-        """Reserve the worst-case cost, or raise InsufficientCredits (402)."""
+    async def hold(self, *, free: bool = False) -> None:
+        """Reserve the worst-case cost (nothing when `free`: a cached answer), or raise
+        InsufficientCredits (402)."""
         if self.principal.wallet_id is None:
             raise self._refusal("insufficient_credits")
         now = datetime.now(UTC)
@@ -136,7 +140,7 @@ class Call:
             hold_id=self.generation_id,
             wallet_id=self.principal.wallet_id,
             api_key_id=self.principal.api_key_id,
-            amount_nanos=self.hold_amount(),
+            amount_nanos=0 if free else self.hold_amount(),
             key_period_start=period_start(self.principal.limit_reset, now),
             created_at=now,
             expires_at=now + timedelta(seconds=self.gateway.hold_ttl_s),
@@ -192,7 +196,8 @@ class Call:
         usage, estimated = self.billed_usage(completion_bytes)
         # Zero-completion insurance: no output and no finish (or a failure) costs nothing.
         finished = self.outcome.native_finish_reason and not self.outcome.failed
-        charge = self.charge_for(usage) if usage.completion_tokens or finished else NO_CHARGE
+        charged = (usage.completion_tokens or finished) and not self.outcome.cached
+        charge = self.charge_for(usage) if charged else NO_CHARGE
         self.bill = Bill(usage=usage, charge=charge)
         record = self._record(usage, estimated, charge)
         try:
