@@ -290,6 +290,19 @@ RATE_LIMIT_REDIS_TIMEOUT_S = env_float("RATE_LIMIT_REDIS_TIMEOUT_S", 0.5)
 # Seconds a gateway reuses a key's KeyRateLimit and an account's purchase total once read.
 RATE_LIMIT_CACHE_TTL_S = env_float("RATE_LIMIT_CACHE_TTL_S", 5)
 
+# Response cache (README, "Response cache"), opt-in per request with `X-Switchyard-Cache: true`:
+# seconds an answer is kept unless the request says (`X-Switchyard-Cache-TTL`), and at most.
+RESPONSE_CACHE_DEFAULT_TTL_S = env_int("RESPONSE_CACHE_DEFAULT_TTL_S", 300)
+RESPONSE_CACHE_MAX_TTL_S = env_int("RESPONSE_CACHE_MAX_TTL_S", 86400)
+# Answers larger than this (bytes, as stored) are not cached.
+RESPONSE_CACHE_MAX_ENTRY_BYTES = env_int("RESPONSE_CACHE_MAX_ENTRY_BYTES", 1024 * 1024)
+# In Redis when REDIS_URL is set (replicas share the prefix), else in the process: at most this
+# many entries, the least recently used evicted first. Redis slower than the timeout (seconds)
+# means a miss, never an error.
+RESPONSE_CACHE_MAX_ENTRIES = env_int("RESPONSE_CACHE_MAX_ENTRIES", 1000)
+RESPONSE_CACHE_REDIS_PREFIX = env_str("RESPONSE_CACHE_REDIS_PREFIX", "switchyard:respcache")
+RESPONSE_CACHE_REDIS_TIMEOUT_S = env_float("RESPONSE_CACHE_REDIS_TIMEOUT_S", 0.5)
+
 # Seconds a gateway process keeps its copy of the routable catalog.
 CATALOG_CACHE_TTL_S = env_int("CATALOG_CACHE_TTL_S", 5)
 # Seconds a gateway process keeps a user's default provider preferences (settings page).

@@ -26,6 +26,9 @@ from proxy.providers import adapter_for
 from proxy.providers.base import ProviderFormatError
 from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import usage_from
+from proxy.response_cache.keys import CacheSlot, cache_key, cache_ttl_wanted
+from proxy.response_cache.replay import cached_answer_keep, cached_answer_send, cached_endpoint_take
+from proxy.response_cache.store import CachedAnswer
 from proxy.routing.plan import HEALTHY, Demand, RoutePlan, Vitals, route_plan
 from proxy.routing.preferences import Sort, Variant
 from proxy.routing.trace import TRACE_HEADER, trace_wanted
@@ -50,8 +53,17 @@ async def complete(
     principal = await authenticate(gateway.db, api_key_header(scope))
     request = parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
+    cache = gateway.response_cache
+    ttl_s = cache_ttl_wanted(scope, default_s=cache.default_ttl_s, max_s=cache.max_ttl_s)
     call = await call_create(gateway, principal, request, started_at=started_at)
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
+    if ttl_s is not None:
+        call.cache = CacheSlot(cache_key(user_id=principal.user_id, request=request), ttl_s)
+        entry = await cache.lookup(call.cache.key)
+        if entry is not None and cached_endpoint_take(call, entry):
+            call.cache.hit = True
+            await _answer_from_cache(call, entry, send, fmt)
+            return
     await call.hold()
     try:
         if request.stream:
@@ -84,6 +96,19 @@ async def call_create(
     call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
     call.byok_keys = keys
     return call
+
+
+async def _answer_from_cache(
+    call: Call, entry: CachedAnswer, send: Send, fmt: ClientFormat
+) -> None:
+    await call.hold(free=True)
+    try:
+        await cached_answer_send(call, entry, send, fmt)
+    except BaseException:
+        call.outcome.failed = True
+        raise
+    finally:
+        await call.settle()
 
 
 def _needs_speed(request: ChatRequest) -> bool:
@@ -175,5 +200,7 @@ async def _relay_completion(call: Call, send: Send, fmt: ClientFormat) -> None:
     outcome.upstream_id = str(payload.get("id", ""))
     bill = await call.settle(completion_bytes=_completion_text_bytes(payload))
     record_answer_health(call, bill.usage.completion_tokens)
+    if call.cache is not None:  # kept before it is sent: the client's next request may hit it
+        await cached_answer_keep(call, payload, bill)
     out_headers = (*JSON_HEADERS, *answer_headers(call))
     await send_response(send, 200, fmt.answer_body(call, payload, bill), headers=out_headers)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from catalog.selectors import RoutableEndpoint
 from proxy.errors import ApiError, ProvidersRateLimited, UpstreamError, UpstreamRejected
 from proxy.metering import Call, Outcome
+from proxy.response_cache.keys import STATUS_HEADER
 from proxy.routing.trace import Attempt
 
 
@@ -109,11 +110,15 @@ def _all_failed(call: Call, failures: list[UpstreamError]) -> ApiError:
 
 
 def answer_headers(call: Call) -> list[tuple[bytes, bytes]]:
-    """Headers of a successful answer: where to look it up, and who answered."""
-    return [
+    """Headers of a successful answer: where to look it up, who answered, and whether from
+    the response cache (only when the request asked for it)."""
+    headers = [
         (b"x-generation-id", call.generation_id.encode()),
         (b"x-switchyard-provider", call.endpoint.provider_slug.encode()),
     ]
+    if call.cache is not None:
+        headers.append((STATUS_HEADER, b"HIT" if call.cache.hit else b"MISS"))
+    return headers
 
 
 def record_answer_health(call: Call, completion_tokens: int) -> None:

@@ -21,6 +21,11 @@ from proxy.rate_limits import (
     RateLimitPolicy,
     rate_limit_store_create,
 )
+from proxy.response_cache.store import (
+    MemoryResponseCacheStore,
+    ResponseCache,
+    response_cache_store_create,
+)
 from proxy.upstream import upstream_client_create
 
 logger = logging.getLogger(__name__)
@@ -35,6 +40,9 @@ class Gateway:
         default_factory=lambda: HealthMonitor(MemoryHealthStore(policy=BreakerPolicy()))
     )
     rate_limits: RateLimiter = field(default_factory=lambda: RateLimiter(MemoryRateLimitStore()))
+    response_cache: ResponseCache = field(
+        default_factory=lambda: ResponseCache(MemoryResponseCacheStore())
+    )
     fee_bps: int = 0
     byok: ByokCache = field(default_factory=ByokCache)
     byok_fee_bps: int = 500
@@ -77,6 +85,7 @@ class Gateway:
                 await self._prober
         await self.health.close()
         await self.rate_limits.close()
+        await self.response_cache.close()
         await self.client.aclose()
         await self.db.close()
 
@@ -115,6 +124,21 @@ def rate_limiter_create() -> RateLimiter:
     return RateLimiter(store, policy=policy)
 
 
+def response_cache_create() -> ResponseCache:
+    store = response_cache_store_create(
+        redis_url=settings.REDIS_URL,
+        prefix=settings.RESPONSE_CACHE_REDIS_PREFIX,
+        timeout_s=settings.RESPONSE_CACHE_REDIS_TIMEOUT_S,
+        max_entries=settings.RESPONSE_CACHE_MAX_ENTRIES,
+    )
+    return ResponseCache(
+        store,
+        default_ttl_s=settings.RESPONSE_CACHE_DEFAULT_TTL_S,
+        max_ttl_s=settings.RESPONSE_CACHE_MAX_TTL_S,
+        max_entry_bytes=settings.RESPONSE_CACHE_MAX_ENTRY_BYTES,
+    )
+
+
 def gateway_create() -> Gateway:
     return Gateway(
         db=asyncdb_create(),
@@ -122,6 +146,7 @@ def gateway_create() -> Gateway:
         client=upstream_client_create(),
         health=health_monitor_create(),
         rate_limits=rate_limiter_create(),
+        response_cache=response_cache_create(),
         fee_bps=settings.INFERENCE_FEE_BPS,
         byok=ByokCache(ttl_s=settings.BYOK_CACHE_TTL_S),
         byok_fee_bps=settings.BYOK_FEE_BPS,

@@ -34,6 +34,7 @@ from proxy.errors import InsufficientCredits
 from proxy.gateway import Gateway
 from proxy.providers import upstream_of
 from proxy.providers.base import Upstream
+from proxy.response_cache.keys import CacheSlot
 from proxy.routing.plan import HEALTHY, RoutePlan, Vitals
 from proxy.routing.trace import Attempt, trace_payload
 
@@ -67,6 +68,7 @@ class Outcome:
     upstream_id: str = ""
     first_token_at: float | None = None
     ended_at: float | None = None
+    cached: bool = False  # answered from the response cache: billed nothing
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Call:
     trace: list[Attempt] = field(default_factory=list)
     trace_wanted: bool = False
     byok_keys: ByokKeys = field(default_factory=dict, repr=False)
+    cache: CacheSlot | None = None  # only when the request asked for the response cache
     attempts: tuple[RoutableEndpoint, ...] = field(init=False)
     endpoint: RoutableEndpoint = field(init=False)
 
@@ -143,8 +146,9 @@ class Call:
         self.endpoint = self.attempts[0]
         return max(self.cost_bound(e) for e in self.attempts)
 
-    async def hold(self) -> None:
-        """Reserve the worst-case cost, or raise InsufficientCredits (402)."""
+    async def hold(self, *, free: bool = False) -> None:
+        """Reserve the worst-case cost (nothing when `free`: a cached answer), or raise
+        InsufficientCredits (402)."""
         if self.principal.wallet_id is None:
             raise self._refusal("insufficient_credits")
         now = datetime.now(UTC)
@@ -152,7 +156,7 @@ class Call:
             hold_id=self.generation_id,
             wallet_id=self.principal.wallet_id,
             api_key_id=self.principal.api_key_id,
-            amount_nanos=self.hold_amount(),
+            amount_nanos=0 if free else self.hold_amount(),
             key_period_start=period_start(self.principal.limit_reset, now),
             created_at=now,
             expires_at=now + timedelta(seconds=self.gateway.hold_ttl_s),
@@ -208,7 +212,8 @@ class Call:
         usage, estimated = self.billed_usage(completion_bytes)
         # Zero-completion insurance: no output and no finish (or a failure) costs nothing.
         finished = self.outcome.native_finish_reason and not self.outcome.failed
-        charge = self.charge_for(usage) if usage.completion_tokens or finished else NO_CHARGE
+        charged = (usage.completion_tokens or finished) and not self.outcome.cached
+        charge = self.charge_for(usage) if charged else NO_CHARGE
         self.bill = Bill(usage=usage, charge=charge, is_byok=self.endpoint.byok)
         record = self._record(usage, estimated, charge)
         try:

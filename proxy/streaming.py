@@ -29,6 +29,8 @@ from proxy.providers import adapter_for
 from proxy.providers.base import Json, ProviderFormatError, StreamTranslator
 from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import usage_from
+from proxy.response_cache.collect import AnswerCollector
+from proxy.response_cache.replay import cached_answer_keep
 from proxy.sse import sse_data
 from proxy.upstream import read_capped
 
@@ -43,6 +45,8 @@ class StreamMeter:
         self.translator = translator
         self.completion_bytes = 0
         self.created = 0
+        # Only for a request that asked for the response cache: the answer, to keep it.
+        self.collector = AnswerCollector() if call.cache is not None else None
 
     def chunks(self, data: bytes) -> list[Json]:
         """The chunks for the client from one provider event (usage is kept back)."""
@@ -60,6 +64,8 @@ class StreamMeter:
         self.created = chunk.get("created") or self.created
         outcome.usage = usage_from(chunk) or outcome.usage
         chunk.pop("usage", None)
+        if self.collector is not None:
+            self.collector.add(chunk)
         choices = chunk.get("choices") or []
         for choice in choices:
             self._meter_choice(choice)
@@ -288,5 +294,7 @@ async def _relay(call: Call, client: _Client, gone: "asyncio.Future[None]") -> N
     if failure:
         await client.fail(failure, meter.created)
     else:
+        if meter.collector is not None:  # kept before the end: the client may ask again at once
+            await cached_answer_keep(call, meter.collector.answer(), bill)
         await send_chunk(send, fmt.stream_end(call, bill, meter.created))
         await end_stream(send)

@@ -244,6 +244,8 @@ def _gateway_start(
         "HEALTH_REDIS_PREFIX": f"{TEST_HEALTH_PREFIX}:{name}:{uuid.uuid4().hex}",
         # Rate-limit counts likewise (user ids repeat from one test database to the next).
         "RATE_LIMIT_REDIS_PREFIX": f"{TEST_HEALTH_PREFIX}:{name}:ratelimit:{uuid.uuid4().hex}",
+        # Cached answers likewise (a hit needs the same user id, and ids repeat too).
+        "RESPONSE_CACHE_REDIS_PREFIX": f"{TEST_HEALTH_PREFIX}:{name}:cache:{uuid.uuid4().hex}",
         # No probes behind the tests' backs (they count simulator requests): endpoints never
         # seen count as idle, so the in-process prober must not run at all unless asked.
         "HEALTH_PROBE_IDLE_S": "86400",
