@@ -9,8 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from catalog.selectors import RoutableEndpoint
 from proxy.account_defaults import preferences_with_defaults, routing_defaults
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
@@ -24,7 +22,6 @@ from proxy.gateway import Gateway
 from proxy.metering import Call, generation_id_new
 from proxy.providers import adapter_for
 from proxy.providers.base import ProviderFormatError
-from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import usage_from
 from proxy.response_cache.keys import CacheSlot, cache_key, cache_ttl_wanted
 from proxy.response_cache.replay import cached_answer_keep, cached_answer_send, cached_endpoint_take
@@ -33,7 +30,7 @@ from proxy.routing.plan import HEALTHY, Demand, RoutePlan, Vitals, route_plan
 from proxy.routing.preferences import Sort, Variant
 from proxy.routing.trace import TRACE_HEADER, trace_wanted
 from proxy.streaming import relay_stream
-from proxy.upstream import read_capped
+from proxy.upstream import fetch_answer
 
 
 async def chat_completions(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,23 +157,10 @@ async def _fetch_completion(call: Call, endpoint: RoutableEndpoint) -> dict[str,
     adapter = adapter_for(endpoint)
     request = adapter.chat_request(call.request.payload, call.upstream_of(endpoint), stream=False)
     provider = endpoint.provider_name
-    try:
-        async with call.gateway.client.stream(
-            "POST", request.url, content=request.body, headers=request.headers
-        ) as response:
-            content = await read_capped(response, call.gateway.upstream_body_limit)
-    except httpx.HTTPError as exc:
-        raise UpstreamError(
-            f"{provider} is unreachable ({type(exc).__name__})",
-            metadata={"provider_name": provider},
-        ) from exc
-    if response.status_code != 200:
-        raise upstream_failure(
-            provider,
-            response.status_code,
-            adapter.error_message(content),
-            retry_after=response.headers.get("retry-after"),
-        )
+    content = await fetch_answer(
+        call.gateway.client, request, provider=provider,
+        limit=call.gateway.upstream_body_limit, error_message=adapter.error_message,
+    )  # fmt: skip
     try:
         return adapter.chat_response(content)
     except ProviderFormatError as exc:

@@ -4,7 +4,6 @@ input's tokens at the endpoint's prompt price), failing over like them."""
 import time
 from typing import Any
 
-import httpx
 import orjson
 
 from catalog.selectors import RoutableEndpoint
@@ -18,11 +17,10 @@ from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.gateway import Gateway
 from proxy.metering import Call
 from proxy.providers import adapter_for
-from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import Embeddings, embeddings_payload, embeddings_request
 from proxy.routing.preferences import model_refs_parse, preferences_parse
 from proxy.routing.trace import TRACE_HEADER, trace_wanted
-from proxy.upstream import read_capped
+from proxy.upstream import fetch_answer
 
 MAX_INPUTS = 2048
 
@@ -79,23 +77,10 @@ def embeddings_request_parse(body: bytes) -> ChatRequest:
 async def _fetch_embeddings(call: Call, endpoint: RoutableEndpoint) -> Embeddings:
     request = embeddings_request(call.request.payload, call.upstream_of(endpoint))
     provider = endpoint.provider_name
-    try:
-        async with call.gateway.client.stream(
-            "POST", request.url, content=request.body, headers=request.headers
-        ) as response:
-            content = await read_capped(response, call.gateway.upstream_body_limit)
-    except httpx.HTTPError as exc:
-        raise UpstreamError(
-            f"{provider} is unreachable ({type(exc).__name__})",
-            metadata={"provider_name": provider},
-        ) from exc
-    if response.status_code != 200:
-        raise upstream_failure(
-            provider,
-            response.status_code,
-            adapter_for(endpoint).error_message(content),
-            retry_after=response.headers.get("retry-after"),
-        )
+    content = await fetch_answer(
+        call.gateway.client, request, provider=provider,
+        limit=call.gateway.upstream_body_limit, error_message=adapter_for(endpoint).error_message,
+    )  # fmt: skip
     try:
         return embeddings_payload(content)
     except ValueError as exc:

@@ -32,7 +32,7 @@ from proxy.providers.openai_compat import usage_from
 from proxy.response_cache.collect import AnswerCollector
 from proxy.response_cache.replay import cached_answer_keep
 from proxy.sse import sse_data
-from proxy.upstream import read_capped
+from proxy.upstream import read_capped, unreachable
 
 KEEPALIVE_EVENT = b": SWITCHYARD PROCESSING\n\n"
 
@@ -106,10 +106,7 @@ async def _open_upstream(call: Call, endpoint: RoutableEndpoint) -> AsyncIterato
                 )
             yield response
     except httpx.HTTPError as exc:
-        raise UpstreamError(
-            f"{provider} is unreachable ({type(exc).__name__})",
-            metadata={"provider_name": provider},
-        ) from exc
+        raise unreachable(provider, exc) from exc
 
 
 async def _canonical_chunks(

@@ -1,10 +1,14 @@
 """The one shared HTTP client to providers: httpx's API on aiohttp's faster transport."""
 
+from collections.abc import Callable
+
 import httpx
 from django.conf import settings
 from httpx_aiohttp import HttpxAiohttpClient
 
 from proxy.errors import UpstreamError
+from proxy.providers.base import UpstreamRequest
+from proxy.providers.failures import upstream_failure
 
 
 def upstream_client_create() -> httpx.AsyncClient:
@@ -35,3 +39,37 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
             raise UpstreamError(f"The provider's answer is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def unreachable(provider: str, error: httpx.HTTPError) -> UpstreamError:
+    return UpstreamError(
+        f"{provider} is unreachable ({type(error).__name__})",
+        metadata={"provider_name": provider},
+    )
+
+
+async def fetch_answer(
+    client: httpx.AsyncClient,
+    request: UpstreamRequest,
+    *,
+    provider: str,
+    limit: int,
+    error_message: Callable[[bytes], str],
+) -> bytes:
+    """A provider's whole 200 answer (at most `limit` bytes); anything else raises the
+    ApiError that says whose fault it was (see providers.failures)."""
+    try:
+        async with client.stream(
+            "POST", request.url, content=request.body, headers=request.headers
+        ) as response:
+            content = await read_capped(response, limit)
+    except httpx.HTTPError as exc:
+        raise unreachable(provider, exc) from exc
+    if response.status_code != 200:
+        raise upstream_failure(
+            provider,
+            response.status_code,
+            error_message(content),
+            retry_after=response.headers.get("retry-after"),
+        )
+    return content
