@@ -5,7 +5,6 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-import httpx
 from django.conf import settings
 
 from billing.money import usd_to_nanos
@@ -26,7 +25,7 @@ from proxy.response_cache.store import (
     ResponseCache,
     response_cache_store_create,
 )
-from proxy.upstream import upstream_client_create
+from proxy.upstream import UpstreamClient, upstream_client_create
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Gateway:
     db: AsyncDb
-    client: httpx.AsyncClient
+    client: UpstreamClient
     catalog: CatalogCache = field(default_factory=CatalogCache)
     health: HealthMonitor = field(
         default_factory=lambda: HealthMonitor(MemoryHealthStore(policy=BreakerPolicy()))
@@ -86,7 +85,7 @@ class Gateway:
         await self.health.close()
         await self.rate_limits.close()
         await self.response_cache.close()
-        await self.client.aclose()
+        await self.client.close()
         await self.db.close()
 
 

@@ -12,16 +12,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from catalog.selectors import RoutableEndpoint
 from proxy.errors import UpstreamError, UpstreamRejected
 from proxy.health import CircuitState, HealthStore
 from proxy.providers import adapter_for, upstream_of
 from proxy.providers.base import StreamTranslator
-from proxy.providers.failures import upstream_failure
 from proxy.sse import sse_data
-from proxy.upstream import read_capped
+from proxy.upstream import (
+    TRANSPORT_ERRORS,
+    UpstreamClient,
+    UpstreamResponse,
+    body_chunks,
+    failure_of,
+    read_capped,
+    upstream_post,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +45,10 @@ class ProbeResult:
 PROBE_REQUEST = {"messages": [{"role": "user", "content": PROBE_MESSAGE}], "max_tokens": 1}
 
 
-async def _first_chunk(translator: StreamTranslator, response: httpx.Response) -> None:
+async def _first_chunk(translator: StreamTranslator, response: UpstreamResponse) -> None:
     """Returns once the stream's first valid chunk has arrived, else raises UpstreamError."""
     try:
-        async for data in sse_data(response.aiter_bytes(), line_limit=_PROBE_BODY_LIMIT):
+        async for data in sse_data(body_chunks(response), line_limit=_PROBE_BODY_LIMIT):
             if data != b"[DONE]" and any(c.get("choices") for c in translator.feed(data)):
                 return
     except ValueError as exc:  # garbage, or an error event
@@ -51,26 +56,19 @@ async def _first_chunk(translator: StreamTranslator, response: httpx.Response) -
     raise UpstreamError("the stream had no valid first chunk")
 
 
-async def _send_probe(client: httpx.AsyncClient, endpoint: RoutableEndpoint) -> float:
+async def _send_probe(client: UpstreamClient, endpoint: RoutableEndpoint) -> float:
     """The probe's time to first chunk in ms; raises UpstreamError when the endpoint failed."""
     adapter = adapter_for(endpoint)
     request = adapter.chat_request(PROBE_REQUEST, upstream_of(endpoint), stream=True)
     started = time.monotonic()
-    try:
-        async with client.stream(
-            "POST", request.url, content=request.body, headers=request.headers
-        ) as response:
-            if response.status_code != 200:
-                content = await read_capped(response, _PROBE_BODY_LIMIT)
-                raise upstream_failure(
-                    endpoint.provider_name,
-                    response.status_code,
-                    adapter.error_message(content),
-                    retry_after=response.headers.get("retry-after"),
-                )
+    async with upstream_post(client, request, provider=endpoint.provider_name) as response:
+        if response.status != 200:
+            content = await read_capped(response, _PROBE_BODY_LIMIT)
+            raise failure_of(endpoint.provider_name, response, content, adapter.error_message)
+        try:
             await _first_chunk(adapter.stream_translator(), response)
-    except httpx.HTTPError as exc:
-        raise UpstreamError(f"unreachable ({type(exc).__name__})") from exc
+        except TRANSPORT_ERRORS as exc:
+            raise UpstreamError(f"unreachable ({type(exc).__name__})") from exc
     return (time.monotonic() - started) * 1000
 
 
@@ -86,7 +84,7 @@ def _siblings(endpoint: RoutableEndpoint, endpoints: Sequence[RoutableEndpoint])
 
 async def probe_endpoint(
     store: HealthStore,
-    client: httpx.AsyncClient,
+    client: UpstreamClient,
     endpoint: RoutableEndpoint,
     endpoints: Sequence[RoutableEndpoint],
     *,
@@ -116,7 +114,7 @@ async def probe_endpoint(
 
 async def probe_due_endpoints(
     store: HealthStore,
-    client: httpx.AsyncClient,
+    client: UpstreamClient,
     endpoints: Sequence[RoutableEndpoint],
     *,
     idle_after_s: float,

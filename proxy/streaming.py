@@ -17,8 +17,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import Receive, Send, end_stream, send_chunk, start_stream
 from proxy.client_formats import ClientFormat
@@ -27,12 +25,18 @@ from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.metering import Call
 from proxy.providers import adapter_for
 from proxy.providers.base import Json, ProviderFormatError, StreamTranslator
-from proxy.providers.failures import upstream_failure
 from proxy.providers.openai_compat import usage_from
 from proxy.response_cache.collect import AnswerCollector
 from proxy.response_cache.replay import cached_answer_keep
 from proxy.sse import sse_data
-from proxy.upstream import read_capped, unreachable
+from proxy.upstream import (
+    STREAM_ERRORS,
+    UpstreamResponse,
+    body_chunks,
+    failure_of,
+    read_capped,
+    upstream_post,
+)
 
 KEEPALIVE_EVENT = b": SWITCHYARD PROCESSING\n\n"
 
@@ -87,26 +91,16 @@ class StreamMeter:
 
 
 @contextlib.asynccontextmanager
-async def _open_upstream(call: Call, endpoint: RoutableEndpoint) -> AsyncIterator[httpx.Response]:
+async def _open_upstream(call: Call, endpoint: RoutableEndpoint) -> AsyncIterator[UpstreamResponse]:
     """The provider's stream, or an ApiError while the client can still get a plain error."""
     adapter = adapter_for(endpoint)
     request = adapter.chat_request(call.request.payload, call.upstream_of(endpoint), stream=True)
     provider = endpoint.provider_name
-    try:
-        async with call.gateway.client.stream(
-            "POST", request.url, content=request.body, headers=request.headers
-        ) as response:
-            if response.status_code != 200:
-                content = await read_capped(response, call.gateway.upstream_body_limit)
-                raise upstream_failure(
-                    provider,
-                    response.status_code,
-                    adapter.error_message(content),
-                    retry_after=response.headers.get("retry-after"),
-                )
-            yield response
-    except httpx.HTTPError as exc:
-        raise unreachable(provider, exc) from exc
+    async with upstream_post(call.gateway.client, request, provider=provider) as response:
+        if response.status != 200:
+            content = await read_capped(response, call.gateway.upstream_body_limit)
+            raise failure_of(provider, response, content, adapter.error_message)
+        yield response
 
 
 async def _canonical_chunks(
@@ -132,7 +126,7 @@ async def _first_chunk(meter: StreamMeter, chunks: AsyncGenerator[Json, None]) -
         message = f"{provider} ended the stream without a response"
     except ProviderFormatError as exc:
         message = f"{provider} sent {exc}"
-    except (httpx.HTTPError, ValueError) as exc:
+    except STREAM_ERRORS as exc:
         message = f"{provider} sent an invalid stream ({type(exc).__name__})"
     raise UpstreamError(message, metadata={"provider_name": provider})
 
@@ -152,7 +146,7 @@ async def _open_stream(call: Call, endpoint: RoutableEndpoint) -> _OpenStream:
     try:
         response = await closing.enter_async_context(_open_upstream(call, endpoint))
         meter = StreamMeter(call, adapter_for(endpoint).stream_translator())
-        data = sse_data(response.aiter_bytes(), line_limit=call.gateway.upstream_body_limit)
+        data = sse_data(body_chunks(response), line_limit=call.gateway.upstream_body_limit)
         chunks = _canonical_chunks(meter, data)
         closing.push_async_callback(chunks.aclose)
         return _OpenStream(meter, chunks, await _first_chunk(meter, chunks), closing)
@@ -172,7 +166,7 @@ async def _pump(
             await send_chunk(send, fmt.chunk_events(call, chunk))
     except ProviderFormatError as exc:
         return f"{provider} sent {exc}"
-    except (httpx.HTTPError, ValueError) as exc:
+    except STREAM_ERRORS as exc:
         return f"{provider} stream failed ({type(exc).__name__})"
     if call.outcome.native_finish_reason is None:
         return f"{provider} ended the stream before it finished"

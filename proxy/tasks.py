@@ -29,7 +29,7 @@ async def _probe(endpoints: list[RoutableEndpoint]) -> int:
             timeout_s=settings.UPSTREAM_FIRST_TOKEN_TIMEOUT_S,
         )
     finally:
-        await client.aclose()
+        await client.close()
         await store.close()
     return len(results)
 
