@@ -30,6 +30,7 @@ from proxy.routing.plan import HEALTHY, Demand, RoutePlan, Vitals, route_plan
 from proxy.routing.preferences import Sort, Variant
 from proxy.routing.trace import TRACE_HEADER, trace_wanted
 from proxy.streaming import relay_stream
+from proxy.timing import UPSTREAM, PhaseTimer
 from proxy.upstream import fetch_answer
 
 
@@ -47,12 +48,16 @@ async def complete(
     fmt: ClientFormat,
 ) -> None:
     started_at = time.monotonic()
+    timer = PhaseTimer(started_at)
     principal = await authenticate(gateway.db, api_key_header(scope))
+    timer.mark("auth")
     request = parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
     cache = gateway.response_cache
     ttl_s = cache_ttl_wanted(scope, default_s=cache.default_ttl_s, max_s=cache.max_ttl_s)
     call = await call_create(gateway, principal, request, started_at=started_at)
+    call.timer = timer
+    timer.mark("routing")
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     if ttl_s is not None:
         call.cache = CacheSlot(cache_key(user_id=principal.user_id, request=request), ttl_s)
@@ -62,6 +67,7 @@ async def complete(
             await _answer_from_cache(call, entry, send, fmt)
             return
     await call.hold()
+    timer.mark("hold")
     try:
         if request.stream:
             await relay_stream(call, receive, send, fmt)
@@ -176,6 +182,7 @@ async def _relay_completion(call: Call, send: Send, fmt: ClientFormat) -> None:
         functools.partial(_fetch_completion, call),
         timeout_s=call.gateway.response_timeout_s,
     )
+    call.timer.mark(UPSTREAM)
     choices = payload["choices"]
     outcome = call.outcome
     outcome.first_token_at = outcome.ended_at = time.monotonic()
@@ -183,6 +190,7 @@ async def _relay_completion(call: Call, send: Send, fmt: ClientFormat) -> None:
     outcome.native_finish_reason = choices[0].get("native_finish_reason") if choices else None
     outcome.upstream_id = str(payload.get("id", ""))
     bill = await call.settle(completion_bytes=_completion_text_bytes(payload))
+    call.timer.mark("settle")
     record_answer_health(call, bill.usage.completion_tokens)
     if call.cache is not None:  # kept before it is sent: the client's next request may hit it
         await cached_answer_keep(call, payload, bill)

@@ -20,6 +20,7 @@ from proxy.providers import adapter_for
 from proxy.providers.openai_compat import Embeddings, embeddings_payload, embeddings_request
 from proxy.routing.preferences import model_refs_parse, preferences_parse
 from proxy.routing.trace import TRACE_HEADER, trace_wanted
+from proxy.timing import UPSTREAM, PhaseTimer
 from proxy.upstream import fetch_answer
 
 MAX_INPUTS = 2048
@@ -105,21 +106,28 @@ def _client_body(call: Call, answer: Embeddings, bill_usage: dict[str, Any]) -> 
 
 async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     started_at = time.monotonic()
+    timer = PhaseTimer(started_at)
     principal = await authenticate(gateway.db, api_key_header(scope))
+    timer.mark("auth")
     request = embeddings_request_parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
     call = await call_create(gateway, principal, request, started_at=started_at)
+    call.timer = timer
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
+    timer.mark("routing")
     await call.hold()
+    timer.mark("hold")
     try:
         answer = await first_answer(
             call, lambda e: _fetch_embeddings(call, e), timeout_s=gateway.response_timeout_s
         )
+        timer.mark(UPSTREAM)
         outcome = call.outcome
         outcome.first_token_at = outcome.ended_at = time.monotonic()
         outcome.usage = answer.usage
         outcome.native_finish_reason = "stop"  # a whole answer: charged
         bill = await call.settle()
+        timer.mark("settle")
     except ApiError:
         call.outcome.failed = True
         raise

@@ -115,6 +115,7 @@ def answer_headers(call: Call) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"x-generation-id", call.generation_id.encode()),
         (b"x-switchyard-provider", call.endpoint.provider_slug.encode()),
+        call.timer.header(),
     ]
     if call.cache is not None:
         headers.append((STATUS_HEADER, b"HIT" if call.cache.hit else b"MISS"))

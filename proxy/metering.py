@@ -37,6 +37,7 @@ from proxy.providers.base import Upstream
 from proxy.response_cache.keys import CacheSlot
 from proxy.routing.plan import HEALTHY, RoutePlan, Vitals
 from proxy.routing.trace import Attempt, trace_payload
+from proxy.timing import PhaseTimer
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +90,14 @@ class Call:
     trace_wanted: bool = False
     byok_keys: ByokKeys = field(default_factory=dict, repr=False)
     cache: CacheSlot | None = None  # only when the request asked for the response cache
+    timer: PhaseTimer = field(init=False)
     attempts: tuple[RoutableEndpoint, ...] = field(init=False)
     endpoint: RoutableEndpoint = field(init=False)
 
     def __post_init__(self) -> None:
         self.attempts = self.plan.attempts
         self.endpoint = self.attempts[0]
+        self.timer = PhaseTimer(self.started_at)
 
     @property
     def fee_bps(self) -> int:

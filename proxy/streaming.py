@@ -29,6 +29,7 @@ from proxy.providers.openai_compat import usage_from
 from proxy.response_cache.collect import AnswerCollector
 from proxy.response_cache.replay import cached_answer_keep
 from proxy.sse import sse_data
+from proxy.timing import UPSTREAM
 from proxy.upstream import (
     STREAM_ERRORS,
     UpstreamResponse,
@@ -270,6 +271,7 @@ async def _relay(call: Call, client: _Client, gone: "asyncio.Future[None]") -> N
     meter = opened.meter
     async with opened.closing:
         call.outcome.first_token_at = time.monotonic()
+        call.timer.mark(UPSTREAM)
         await client.start()
         await send_chunk(send, fmt.stream_start(call) + fmt.chunk_events(call, opened.first))
         pump = asyncio.ensure_future(_pump(meter, opened.chunks, send, fmt))
