@@ -1,7 +1,10 @@
 """A per-process, briefly cached copy of the routable catalog.
 
 The catalog changes rarely; reading it per request would cost a query on the hot path.
-Changes made in the admin reach every gateway within `ttl_s` seconds.
+Changes made in the admin reach every gateway within `ttl_s` seconds (plus the time a reload
+takes). A copy that has just expired keeps serving while one reload runs in the background:
+with a thousand models a reload takes tens of milliseconds, which no request should wait
+for. A copy older than twice the TTL (an idle gateway; or a TTL of 0) is reloaded first.
 """
 
 import asyncio
@@ -37,6 +40,7 @@ class CatalogCache:
         self._loaded = _Loaded()
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
+        self._reloading: asyncio.Task[None] | None = None
 
     async def endpoints_for(self, model_slug: str) -> list[RoutableEndpoint]:
         return (await self._current()).endpoints.get(model_slug, [])
@@ -53,8 +57,13 @@ class CatalogCache:
         )
 
     async def _current(self) -> _Loaded:
-        if time.monotonic() >= self._expires_at:
+        now = time.monotonic()
+        if now < self._expires_at:
+            return self._loaded
+        if now >= self._expires_at + self._ttl_s:  # too old to serve, or never loaded
             await self._refresh()
+        elif self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.ensure_future(self._refresh())
         return self._loaded
 
     async def _refresh(self) -> None:
