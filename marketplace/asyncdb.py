@@ -8,6 +8,7 @@ Writes the database refuses (constraints, guard triggers) raise `DatabaseRefusal
 """
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -151,7 +152,16 @@ class DjangoConnectionDb:
 
 def db_time(value: datetime) -> object:
     """A datetime as the database's driver wants it (SQLite stores text, PostgreSQL timestamps)."""
+    if _is_postgresql():
+        return value  # psycopg sends an aware datetime as it is
     return connection.ops.adapt_datetimefield_value(value)
+
+
+@functools.cache
+def _is_postgresql() -> bool:
+    # Not `connection.vendor`: in async code each context builds its own connection wrapper
+    # on first use, which costs more than the statement it is for.
+    return str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql")
 
 
 def db_datetime(value: object) -> datetime | None:

@@ -266,6 +266,9 @@ HEALTH_MAX_COOLDOWN_S = env_float("HEALTH_MAX_COOLDOWN_S", 600)
 HEALTH_TRIAL_TIMEOUT_S = env_float("HEALTH_TRIAL_TIMEOUT_S", 30)
 # Seconds a gateway reuses what it read of health (another replica's ejection reaches it then).
 HEALTH_SNAPSHOT_TTL_S = env_float("HEALTH_SNAPSHOT_TTL_S", 1)
+# Seconds a gateway gathers routine successes (no circuit to change) before writing them in one
+# store call per endpoint; 0 writes each at once.
+HEALTH_SUCCESS_BATCH_S = env_float("HEALTH_SUCCESS_BATCH_S", 1)
 # Keys of the shared health state in Redis (replicas of one deployment share the prefix).
 HEALTH_REDIS_PREFIX = env_str("HEALTH_REDIS_PREFIX", "switchyard:health")
 # The prober checks recovering endpoints, and endpoints idle this long, every interval.

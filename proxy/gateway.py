@@ -102,7 +102,11 @@ def health_monitor_create() -> HealthMonitor:
     store = health_store_create(
         redis_url=settings.REDIS_URL, prefix=settings.HEALTH_REDIS_PREFIX, policy=breaker_policy()
     )
-    return HealthMonitor(store, snapshot_ttl_s=settings.HEALTH_SNAPSHOT_TTL_S)
+    return HealthMonitor(
+        store,
+        snapshot_ttl_s=settings.HEALTH_SNAPSHOT_TTL_S,
+        success_batch_s=settings.HEALTH_SUCCESS_BATCH_S,
+    )
 
 
 def rate_limiter_create() -> RateLimiter:

@@ -62,13 +62,28 @@ class MemoryHealthStore:
         latency_ms: int | None,
         throughput_tps: float | None,
     ) -> EndpointHealth:
+        return await self.record_successes(
+            endpoint_id, now, count=1,
+            latencies_ms=[] if latency_ms is None else [latency_ms],
+            throughputs_tps=[] if throughput_tps is None else [throughput_tps],
+        )  # fmt: skip
+
+    async def record_successes(
+        self,
+        endpoint_id: int,
+        now: float,
+        *,
+        count: int,
+        latencies_ms: Sequence[int],
+        throughputs_tps: Sequence[float],
+    ) -> EndpointHealth:
         circuit = circuit_after_success(self._circuit(endpoint_id), now)
-        history = self._count(endpoint_id, now, Outcome.OK)
+        history = self._count(endpoint_id, now, Outcome.OK, by=count)
         minute = minute_of(now)
-        if latency_ms is not None:
-            _sample(history.latency_ms, minute, float(latency_ms))
-        if throughput_tps is not None:
-            _sample(history.throughput_tps, minute, throughput_tps)
+        for latency in latencies_ms:
+            _sample(history.latency_ms, minute, float(latency))
+        for throughput in throughputs_tps:
+            _sample(history.throughput_tps, minute, throughput)
         return self._save(endpoint_id, circuit, now)
 
     async def record_failure(
@@ -119,11 +134,11 @@ class MemoryHealthStore:
         self._circuits[endpoint_id] = circuit
         return endpoint_health(endpoint_id, circuit, now)
 
-    def _count(self, endpoint_id: int, now: float, outcome: Outcome) -> _History:
+    def _count(self, endpoint_id: int, now: float, outcome: Outcome, *, by: int = 1) -> _History:
         history = self._histories.setdefault(endpoint_id, _History())
         _prune(history, now)
-        history.minutes.setdefault(minute_of(now), Counter())[outcome] += 1
-        history.hours.setdefault(hour_of(now), Counter())[outcome] += 1
+        history.minutes.setdefault(minute_of(now), Counter())[outcome] += by
+        history.hours.setdefault(hour_of(now), Counter())[outcome] += by
         return history
 
     def _buckets(self, endpoint_id: int, now: float) -> Buckets:

@@ -34,11 +34,12 @@ local function circuit_write(key, c)
   return f
 end
 
--- Count one outcome in the minute (KEYS[2]) and hour (KEYS[3]) buckets, which expire.
-local function count(outcome, minute_ttl, hour_ttl)
-  redis.call('HINCRBY', KEYS[2], outcome, 1)
+-- Count outcomes (one, unless `by` says more) in the minute (KEYS[2]) and hour (KEYS[3])
+-- buckets, which expire.
+local function count(outcome, minute_ttl, hour_ttl, by)
+  redis.call('HINCRBY', KEYS[2], outcome, by or 1)
   redis.call('EXPIRE', KEYS[2], minute_ttl)
-  redis.call('HINCRBY', KEYS[3], outcome, 1)
+  redis.call('HINCRBY', KEYS[3], outcome, by or 1)
   redis.call('EXPIRE', KEYS[3], hour_ttl)
 end
 """
@@ -81,15 +82,17 @@ RECORD_SUCCESS = (
     _PRELUDE
     + """
 -- KEYS: circuit, minute counts, hour counts, latency samples, throughput samples.
--- ARGV: now, latency_ms or '', throughput_tps or '', samples kept, minute_ttl, hour_ttl.
+-- ARGV: now, successes, samples kept, minute_ttl, hour_ttl, number of latency samples L,
+--       then L latency samples, then the throughput samples (oldest first).
 local now = tonumber(ARGV[1])
+local latencies = tonumber(ARGV[6])
 
 -- The newest samples of the minute come first; older ones past the cap are dropped.
-local function sample(key, value)
-  if value == '' then return end
-  redis.call('LPUSH', key, value)
-  redis.call('LTRIM', key, 0, tonumber(ARGV[4]) - 1)
-  redis.call('EXPIRE', key, ARGV[5])
+local function sample(key, first, last)
+  if first > last then return end
+  redis.call('LPUSH', key, unpack(ARGV, first, last))
+  redis.call('LTRIM', key, 0, tonumber(ARGV[3]) - 1)
+  redis.call('EXPIRE', key, ARGV[4])
 end
 
 local c = circuit_read(KEYS[1])
@@ -101,9 +104,9 @@ end
 c.failures = 0
 c.trial_until = 0
 c.last_request_at = now
-count('ok', ARGV[5], ARGV[6])
-sample(KEYS[4], ARGV[2])
-sample(KEYS[5], ARGV[3])
+count('ok', ARGV[4], ARGV[5], tonumber(ARGV[2]))
+sample(KEYS[4], 7, 6 + latencies)
+sample(KEYS[5], 7 + latencies, #ARGV)
 return circuit_write(KEYS[1], c)
 """
 )

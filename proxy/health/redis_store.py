@@ -66,14 +66,31 @@ class RedisHealthStore:
         latency_ms: int | None,
         throughput_tps: float | None,
     ) -> EndpointHealth:
+        return await self.record_successes(
+            endpoint_id, now, count=1, latencies_ms=_listed(latency_ms),
+            throughputs_tps=_listed(throughput_tps),
+        )  # fmt: skip
+
+    async def record_successes(
+        self,
+        endpoint_id: int,
+        now: float,
+        *,
+        count: int,
+        latencies_ms: Sequence[int],
+        throughputs_tps: Sequence[float],
+    ) -> EndpointHealth:
         minute = minute_of(now)
         keys = [
             *self._record_keys(endpoint_id, now),
             self._key("latency", endpoint_id, minute),
             self._key("throughput", endpoint_id, minute),
         ]
-        args = [now, _optional(latency_ms), _optional(throughput_tps), SAMPLES_PER_MINUTE]
-        fields = await self._record_success(keys, [*args, *self._ttls()])
+        # Only the newest samples could be kept anyway.
+        latencies = list(latencies_ms)[-SAMPLES_PER_MINUTE:]
+        throughputs = list(throughputs_tps)[-SAMPLES_PER_MINUTE:]
+        args = [now, count, SAMPLES_PER_MINUTE, *self._ttls(), len(latencies)]
+        fields = await self._record_success(keys, [*args, *latencies, *throughputs])
         return endpoint_health(endpoint_id, _circuit(fields), now)
 
     async def record_failure(
@@ -156,9 +173,8 @@ class RedisHealthStore:
         return [MINUTE_BUCKET_TTL_S, HOUR_BUCKET_TTL_S]
 
 
-def _optional(value: float | None) -> float | str:
-    # Lua gets no nil in ARGV; an empty string means "no sample".
-    return "" if value is None else value
+def _listed[T](value: T | None) -> list[T]:
+    return [] if value is None else [value]
 
 
 def _circuit(fields: Sequence[str | None]) -> Circuit:

@@ -25,6 +25,19 @@ class HealthStore(Protocol):
         throughput_tps: float | None,
     ) -> EndpointHealth: ...
 
+    async def record_successes(
+        self,
+        endpoint_id: int,
+        now: float,
+        *,
+        count: int,
+        latencies_ms: Sequence[int],
+        throughputs_tps: Sequence[float],
+    ) -> EndpointHealth:
+        """`count` successes at once, with their samples (oldest first): as if recorded one by
+        one at `now`."""
+        ...
+
     async def record_failure(
         self, endpoint_id: int, now: float, *, siblings: Sequence[int]
     ) -> EndpointHealth:

@@ -1,6 +1,7 @@
 """The gateway's view of health: cached reads, its own writes seen at once, other replicas'
 seen when the cache expires, and routing that carries on when the store is unreachable."""
 
+import asyncio
 from decimal import Decimal
 
 from catalog.selectors import RoutableEndpoint
@@ -94,3 +95,82 @@ async def test_an_unreachable_store_leaves_routing_on_what_it_knows(caplog):
         await monitor.close()
     assert "reading provider health failed" in caplog.text
     assert "recording provider health failed" in caplog.text
+
+
+class CountingStore(MemoryHealthStore):
+    """The real memory store, counting the writes that reach it (a single success is
+    written through `record_successes` too)."""
+
+    def __init__(self, policy: BreakerPolicy = POLICY) -> None:
+        super().__init__(policy=policy)
+        self.writes = 0
+
+    async def record_successes(self, *args, **kwargs):
+        self.writes += 1
+        return await super().record_successes(*args, **kwargs)
+
+
+async def test_routine_successes_are_written_together_with_every_sample():
+    store, clock = CountingStore(), Clock()
+    monitor = HealthMonitor(store, snapshot_ttl_s=0, success_batch_s=60, clock=clock)
+    await monitor.vitals([FIRST], with_speed=False)  # closed, no failures: routine
+    for latency in (10, 20, 30):
+        monitor.success(FIRST, latency_ms=latency, throughput_tps=float(latency))
+    await asyncio.sleep(0)
+    assert store.writes == 0  # gathered, not yet written
+
+    await monitor.settled()  # writes what is gathered
+
+    assert store.writes == 1
+    stats = (await store.stats([1], clock.now))[1]
+    assert stats.requests_last_30m == 3
+    speed, throughput = stats.latency_last_5m, stats.throughput_last_5m
+    assert speed is not None and throughput is not None
+    assert (speed.p50, throughput.p50) == (20, 20.0)
+
+
+async def test_the_gathered_successes_are_written_when_the_batch_time_is_up():
+    store = CountingStore()
+    monitor = HealthMonitor(store, snapshot_ttl_s=0, success_batch_s=0.05)
+    await monitor.vitals([FIRST], with_speed=False)
+    monitor.success(FIRST, latency_ms=5, throughput_tps=None)
+    monitor.success(FIRST, latency_ms=6, throughput_tps=None)
+
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if store.writes:
+            break
+    assert store.writes == 1
+    await monitor.settled()
+    assert store.writes == 1
+
+
+async def test_a_success_that_clears_failures_is_written_at_once():
+    store, clock = CountingStore(policy=BreakerPolicy(failure_threshold=2)), Clock()
+    monitor = HealthMonitor(store, snapshot_ttl_s=0, success_batch_s=60, clock=clock)
+    monitor.failure(FIRST, siblings=[2], retry_after_s=None)  # one failure, still closed
+    await monitor.settled()
+
+    monitor.success(FIRST, latency_ms=1, throughput_tps=None)
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+    assert store.writes == 1  # not held back: it resets the failure count
+    assert (await store.snapshot([1], clock.now))[1].consecutive_failures == 0
+
+
+async def test_the_redis_store_counts_a_batch_like_single_successes(redis_url, redis_prefix):
+    clock = Clock()
+    batched = RedisHealthStore.from_url(redis_url, prefix=f"{redis_prefix}:a", policy=POLICY)
+    single = RedisHealthStore.from_url(redis_url, prefix=f"{redis_prefix}:b", policy=POLICY)
+    try:
+        await batched.record_successes(
+            1, clock.now, count=3, latencies_ms=[10, 20, 30], throughputs_tps=[1.0, 2.0]
+        )
+        for latency, throughput in ((10, 1.0), (20, 2.0), (30, None)):
+            await single.record_success(1, clock.now, latency_ms=latency, throughput_tps=throughput)
+        assert await batched.stats([1], clock.now) == await single.stats([1], clock.now)
+        assert await batched.snapshot([1], clock.now) == await single.snapshot([1], clock.now)
+    finally:
+        await batched.close()
+        await single.close()
