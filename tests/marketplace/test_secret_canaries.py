@@ -68,7 +68,7 @@ def database_texts() -> list[tuple[str, str]]:
     found = []
     for model in apps.get_models():
         columns = [f.name for f in model._meta.concrete_fields if isinstance(f, TEXT_FIELDS)]
-        for row in model.objects.values_list(*columns) if columns else ():
+        for row in model._default_manager.values_list(*columns) if columns else ():
             cells = zip(columns, row, strict=True)
             found += [(f"{model._meta.db_table}.{column}", str(value)) for column, value in cells]
     return found

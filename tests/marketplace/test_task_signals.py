@@ -3,6 +3,7 @@ send the same signals)."""
 
 import json
 import logging
+from collections import Counter
 
 import pytest
 from celery import shared_task
@@ -24,7 +25,7 @@ def failing_task() -> None:
 @pytest.fixture(autouse=True)
 def _in_process_counts(settings, monkeypatch) -> None:
     settings.REDIS_URL = ""
-    monkeypatch.setattr(task_outcomes, "_in_process", task_outcomes.Counter())
+    monkeypatch.setattr(task_outcomes, "_in_process", Counter())
 
 
 def task_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:

@@ -3,6 +3,7 @@ and the catalog (the live test covers them on real ones)."""
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,9 +84,13 @@ async def _no_fallback(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError(f"{scope['path']} reached Django")
 
 
+def transport_to(app: GatewayApp, client: str = "127.0.0.1") -> httpx.ASGITransport:
+    return httpx.ASGITransport(app=app, client=(client, 40000))  # type: ignore[arg-type]
+
+
 async def get(app: GatewayApp, path: str, *, client: str = "127.0.0.1",
               headers: dict[str, str] | None = None) -> httpx.Response:  # fmt: skip
-    transport = httpx.ASGITransport(app=app, client=(client, 40000))
+    transport = transport_to(app, client)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         return await http.get(path, headers=headers)
 
@@ -141,7 +146,7 @@ async def test_readyz_is_503_when_redis_and_the_broker_are_unreachable(settings)
 
 
 async def test_only_get_is_allowed():
-    transport = httpx.ASGITransport(app=app_with(Db()), client=("127.0.0.1", 40000))
+    transport = transport_to(app_with(Db()))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         assert (await http.post("/healthz")).status_code == 405
 
@@ -172,7 +177,7 @@ def families(text: str) -> dict[str, Any]:
 async def test_metrics_read_holds_circuits_and_task_outcomes_when_scraped(monkeypatch):
     store = MemoryHealthStore(policy=BreakerPolicy(failure_threshold=1))
     await store.record_failure(1, 1e12, siblings=[2])  # far in the future: open when scraped
-    monkeypatch.setattr(task_outcomes, "_in_process", task_outcomes.Counter())
+    monkeypatch.setattr(task_outcomes, "_in_process", Counter())
     task_outcomes.task_outcome_count(task="billing.tasks.holds_expire_task", outcome="success")
     task_outcomes.task_outcome_count(task="billing.tasks.holds_expire_task", outcome="success")
     app = app_with(Db((3,)), catalog=Catalog([endpoint(1, "nimbus"), endpoint(2, "quanta")]),
