@@ -315,14 +315,40 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
 # Connections per gateway process in the async PostgreSQL pool used by the hot path.
 HOTPATH_DB_POOL_SIZE = env_int("HOTPATH_DB_POOL_SIZE", 10)
 
+# Logs go to standard error: one JSON object per line (LOG_FORMAT=json, the default in
+# production) or key=value text. Every request through the gateway's API writes one line
+# (logger switchyard.request), every Celery task run one (switchyard.task).
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if SWITCHYARD_ENV == "production" else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "marketplace.log_format.JsonFormatter"},
+        "text": {"()": "marketplace.log_format.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # httpx logs every upstream request at INFO: noise, and CPU on the hot path.
-    "loggers": {"httpx": {"level": "WARNING"}},
+    "loggers": {
+        # httpx logs every upstream request at INFO: noise, and CPU on the hot path.
+        "httpx": {"level": "WARNING"},
+        # uvicorn installs its own handlers before the app loads: the same format for its lines.
+        # Its access log is left as uvicorn sets it (text, or off with --no-access-log): the
+        # gateway's API requests have their own line (switchyard.request).
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+    },
 }
+# Celery workers keep this configuration rather than installing their own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics (Prometheus) answers a request bearing this token (`Authorization: Bearer ...`);
+# without one, only clients on this machine's loopback address.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# The Redis hash where Celery workers count task outcomes for /metrics (with REDIS_URL).
+TASK_OUTCOMES_REDIS_KEY = env_str("TASK_OUTCOMES_REDIS_KEY", "switchyard:task-outcomes")
+# Readiness (/readyz): how long each check (database, Redis, Celery broker) may take.
+READINESS_TIMEOUT_S = env_float("READINESS_TIMEOUT_S", 1.0)
 
 
 # Production refuses to start on development stand-ins: localstripe would take the payments.

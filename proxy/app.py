@@ -2,18 +2,21 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from proxy.account import credits, generation, key_info
 from proxy.asgi_io import JSON_HEADERS, Message, Receive, Scope, Send, send_response
 from proxy.chat import chat_completions
 from proxy.embeddings import embeddings
-from proxy.endpoints_api import is_endpoints_path, model_endpoints
+from proxy.endpoints_api import ENDPOINTS_ROUTE, is_endpoints_path, model_endpoints
 from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
 from proxy.gateway import Gateway, gateway_create
 from proxy.health_reader import HEALTH_STORE_SCOPE_KEY
-from proxy.keys_api import keys_route
+from proxy.keys_api import keys_route, keys_route_label
 from proxy.messages import messages
+from proxy.observe import observe_request
+from proxy.ops_api import ops_route
 from proxy.text_completions import text_completions
 
 logger = logging.getLogger(__name__)
@@ -39,15 +42,30 @@ def _route(path: str, method: str) -> tuple[str, Handler] | None:
     return route or keys_route(path, method)  # /keys and /keys/{hash}: several methods
 
 
+def _route_label(path: str) -> str:
+    """The route's path as a bounded metrics label (templates for paths with ids in them)."""
+    if path in ROUTES:
+        return path
+    return ENDPOINTS_ROUTE if is_endpoints_path(path) else keys_route_label(path)
+
+
+# What a client that went away before its answer is counted as (nginx's convention).
+CLIENT_CLOSED_REQUEST = 499
+
+
 class _ResponseTracker:
-    """Remembers whether the response has started, so errors are reported the right way."""
+    """Remembers whether the response has started, so errors are reported the right way, and
+    with which status."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self.started = False
+        self.status = CLIENT_CLOSED_REQUEST
 
     async def __call__(self, message: Message) -> None:
-        self.started = True
+        if not self.started:
+            self.started = True
+            self.status = int(message.get("status", 200))
         await self._send(message)
 
 
@@ -62,31 +80,37 @@ class GatewayApp:
             await self._lifespan(receive, send)
             return
         route = _route(scope["path"], scope["method"]) if scope["type"] == "http" else None
-        if route is None:
-            await self.fallback(self._with_health_store(scope), receive, send)
+        if route is not None:
+            await self._dispatch(route, scope, receive, send)
             return
-        await self._dispatch(route, scope, receive, send)
+        ops = ops_route(scope["path"]) if scope["type"] == "http" else None
+        if ops is not None:  # /metrics, /healthz, /readyz: not API requests, not observed
+            await ops(await self.gateway(), scope, receive, send)
+            return
+        await self.fallback(self._with_health_store(scope), receive, send)
 
     async def _dispatch(
         self, route: tuple[str, Handler], scope: Scope, receive: Receive, send: Send
     ) -> None:
         method, handler = route
+        started_at = time.monotonic()
         tracked = _ResponseTracker(send)
         try:
             if scope["method"] != method:
                 raise MethodNotAllowed(f"Use {method} for {scope['path']}")
             await handler(await self.gateway(), scope, receive, tracked)
         except ClientDisconnected:
-            return
+            pass
         except ApiError as error:
             if not tracked.started:
                 headers = (*JSON_HEADERS, *error.headers)
-                await send_response(send, error.status, error.body(), headers=headers)
+                await send_response(tracked, error.status, error.body(), headers=headers)
         except Exception:
             logger.exception("unhandled error on %s", scope["path"])
             if not tracked.started:
-                body = ApiError("Internal server error").body()
-                await send_response(send, 500, body)
+                await send_response(tracked, 500, ApiError("Internal server error").body())
+        status, label = tracked.status, _route_label(scope["path"])
+        observe_request(scope, route=label, status=status, started_at=started_at)
 
     def _with_health_store(self, scope: Scope) -> Scope:
         """Django's pages show provider health, which without Redis only this gateway's memory

@@ -20,6 +20,7 @@ from proxy.errors import ApiError, UpstreamError, UpstreamTimeout
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.gateway import Gateway
 from proxy.metering import Call, generation_id_new
+from proxy.observe import CALL_SCOPE_KEY
 from proxy.providers import adapter_for
 from proxy.providers.base import ProviderFormatError
 from proxy.providers.openai_compat import usage_from
@@ -58,6 +59,7 @@ async def complete(
     call = await call_create(gateway, principal, request, started_at=started_at)
     call.timer = timer
     timer.mark("routing")
+    scope[CALL_SCOPE_KEY] = call  # read by proxy.observe once the request is answered
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     if ttl_s is not None:
         call.cache = CacheSlot(cache_key(user_id=principal.user_id, request=request), ttl_s)

@@ -16,6 +16,7 @@ from proxy.errors import ApiError, InvalidRequest, UpstreamError
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.gateway import Gateway
 from proxy.metering import Call
+from proxy.observe import CALL_SCOPE_KEY
 from proxy.providers import adapter_for
 from proxy.providers.openai_compat import Embeddings, embeddings_payload, embeddings_request
 from proxy.routing.preferences import model_refs_parse, preferences_parse
@@ -113,6 +114,7 @@ async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Sen
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
     call = await call_create(gateway, principal, request, started_at=started_at)
     call.timer = timer
+    scope[CALL_SCOPE_KEY] = call  # read by proxy.observe once the request is answered
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     timer.mark("routing")
     await call.hold()

@@ -21,6 +21,7 @@ from proxy.health import CircuitState, EndpointHealth, EndpointStats, Percentile
 
 PREFIX = "/api/v1/models/"
 SUFFIX = "/endpoints"
+ENDPOINTS_ROUTE = f"{PREFIX}{{author}}/{{slug}}{SUFFIX}"  # the route's name in metrics and logs
 
 
 def is_endpoints_path(path: str) -> bool:

@@ -72,13 +72,13 @@ async def first_answer[T](
 async def _started[T](
     call: Call, endpoint: RoutableEndpoint, start: Callable[[RoutableEndpoint], Awaitable[T]]
 ) -> T:
-    """`start(endpoint)`; on a BYOK attempt, no error repeats the user's key (a provider's
-    message may quote it)."""
+    """`start(endpoint)`; no error repeats the key it was sent with, the user's own (BYOK) or
+    the shared one (a provider's message may quote it)."""
     try:
         return await start(endpoint)
     except ApiError as error:
-        if endpoint.byok:
-            key = call.byok_keys[endpoint.provider_slug].api_key
+        key = call.upstream_of(endpoint).api_key
+        if key:
             error.message = error.message.replace(key, "[redacted]")
             error.args = (error.message,)
         raise

@@ -55,6 +55,9 @@ class Gateway:
     upstream_body_limit: int = 32 * 1024 * 1024
     probe_interval_s: float = 30.0
     probe_idle_s: float = 300.0
+    # Set when the process is shutting down: /readyz then answers 503 so that load balancers
+    # stop sending it new requests while those in flight finish.
+    draining: bool = False
     _prober: "asyncio.Task[None] | None" = None
 
     def start_prober(self) -> None:

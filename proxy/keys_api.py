@@ -328,6 +328,11 @@ def _not_allowed(path: str, allowed: Mapping[str, Handler]) -> Handler:
     return refuse
 
 
+def keys_route_label(path: str) -> str:
+    """A `/api/v1/keys` path as its route's name in metrics and logs (no key hash in it)."""
+    return KEYS_PATH if path == KEYS_PATH else f"{KEYS_PATH}/{{hash}}"
+
+
 def keys_route(path: str, method: str) -> tuple[str, Handler] | None:
     """The (method, handler) of a `/api/v1/keys` path, or None for any other path. A method
     the path does not take gets a handler that answers 405."""

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class OpsConfig(AppConfig):
     name = "marketplace.ops"
     label = "ops"
+
+    def ready(self) -> None:
+        from marketplace.ops.task_signals import task_signals_connect
+
+        task_signals_connect()

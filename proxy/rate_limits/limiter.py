@@ -12,6 +12,7 @@ from billing.money import format_usd
 from marketplace.asyncdb import AsyncDb
 from proxy.chat_request import ChatRequest
 from proxy.errors import InvalidRequest, RateLimited, RateLimitUnavailable
+from proxy.metrics import RATE_LIMIT_REJECTIONS
 from proxy.models import KeyRateLimit
 from proxy.rate_limits.memory import MemoryRateLimitStore
 from proxy.rate_limits.redis_store import RedisRateLimitStore
@@ -135,6 +136,7 @@ class RateLimiter:
             self._log_unavailable(exc, now)
             raise RateLimitUnavailable("Rate limiting is unavailable; retry shortly") from None
         if refusal is not None:
+            RATE_LIMIT_REJECTIONS.labels(refusal.limit.name).inc()
             raise self._refused(refusal, now)
 
     async def limits(self, db: AsyncDb, principal: Caller, request: ChatRequest) -> list[Limit]:

@@ -30,6 +30,7 @@ applies decides whether it fails, and how (in the format's own error shapes and 
    lists them. Such a fault replaces the message's fault directives and the random failures;
 2. ``[sim:status=N]``, ``[sim:malformed]``, ``[sim:hang]`` and ``[sim:cut=N]`` directives in
    the last user message (``[sim:slow=MS]`` and ``[sim:delay=MS]`` only change the timing);
+   a forced 401 quotes the key it was sent, as some real providers' errors do;
 3. random failures, at each profile's error rate times ``fault_scale``.
 
 Embedding requests go through the same three steps (their directives are read from the

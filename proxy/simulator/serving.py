@@ -75,6 +75,10 @@ def _take_fault(app: web.Application, provider: SimulatedProvider) -> Fault | No
 async def _forced_or_random_failure(
     request: web.Request, provider: SimulatedProvider, directives: Directives, wire: WireFormat
 ) -> web.StreamResponse | None:
+    if directives.status == 401:
+        # Some real providers quote the refused key back: the gateway must never pass it on.
+        refused = f"Incorrect API key provided: {_credential(request)}."
+        return error_response(401, refused, wire=wire)
     if directives.status is not None:
         return status_error(wire, directives.status)
     if directives.malformed:

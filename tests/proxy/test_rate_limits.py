@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from redis.asyncio.connection import Connection
 
 from proxy.chat_request import ChatRequest, chat_request_parse
@@ -319,6 +320,19 @@ async def test_a_key_gets_the_default_requests_per_minute() -> None:
     refused = await refusal_of(limits, db, chat())
     assert refused.status == 429
     assert refused.message.startswith("Rate limit exceeded: requests-per-min.")
+
+
+async def test_a_refusal_is_counted_in_the_metrics_by_limit_name() -> None:
+    def refusals() -> float:
+        labels = {"limit": REQUESTS_PER_MIN}
+        return REGISTRY.get_sample_value("switchyard_rate_limit_rejections_total", labels) or 0
+
+    db, limits = FakeDb(), limiter(rpm=1)
+    before = refusals()
+    await limits.admit(db, ALICE, chat())
+    assert refusals() == before
+    await refusal_of(limits, db, chat())
+    assert refusals() == before + 1
 
 
 async def test_a_request_without_limits_makes_no_round_trip() -> None:

@@ -122,6 +122,18 @@ async def test_429_fault_and_status_directive(api: Api) -> None:
 
 @APIS
 @run_async
+async def test_a_forced_401_quotes_the_key_it_was_sent(api: Api) -> None:
+    headers = {"Authorization": "Bearer sk-quoted-back-1234", "x-api-key": "sk-quoted-back-1234",
+               "x-goog-api-key": "sk-quoted-back-1234"}  # fmt: skip
+    async with simulator() as client:
+        path, body = api.path(False), api.body("[sim:status=401] hi", False)
+        forced = await client.post(path, json=body, headers=headers)
+        assert forced.status == 401
+        assert "sk-quoted-back-1234" in await forced.text()
+
+
+@APIS
+@run_async
 async def test_hang_fault_and_directive(api: Api) -> None:
     async with simulator() as client:
         await put_fault(client, fault="hang", count=1)
