@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Gateway overhead, measured with the shared harness (../shared/bench) in one run:
-# the mock upstream called directly, then through Switchyard (auth, metering, generation record).
-# Gateway alone on CPU 1; load generator and mock on CPU 0.
-#   bench/run.sh                      (PostgreSQL database switchyard_bench on 127.0.0.1)
-#   HARNESS=/path/to/shared/bench DATABASE_URL=... REDIS_URL=... bench/run.sh
+# Gateway overhead, measured with the shared harness (../shared/bench) in one run: the mock
+# upstream called directly, then through Switchyard as in production (marketplace.serve:
+# uvicorn + uvloop + httptools, one process; PostgreSQL; Redis; auth, hold, settle, generation
+# record, health tracking and per-request logs all on). The gateway alone on CPU 1; load
+# generator and mock on CPU 0; PostgreSQL and Redis where the kernel puts them (their CPU is
+# counted as the gateway's by the harness's guard, and reported per request at the end).
+#
+#   bench/run.sh                        (database switchyard_bench on 127.0.0.1, Redis db 9)
+#   SCALE=1 bench/run.sh                first grow the database: 1,000 models, 100k keys, 1M
+#                                       generations (bench/seed_scale.py, once)
+#   MEMORY_S=600 bench/run.sh           then 10 minutes at 32 connections, RSS sampled
+#   HARNESS=... DATABASE_URL=... REDIS_URL=... SCENARIOS="ns_c1" REPEAT=1 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS=${HARNESS:-$(cd .. && pwd)/shared/bench}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/switchyard_bench}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/9}
 export OUT=${OUT:-$PWD/bench-results/results.jsonl}
+export SCENARIOS=${SCENARIOS:-ns_c1 ns_c32 st_c1 st_c8}
 PORT=${PORT:-8090}
 PY=.venv/bin/python
 
@@ -17,16 +26,33 @@ if [[ $DATABASE_URL == postgres://*switchyard_bench ]]; then
   psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE switchyard_bench" 2>/dev/null || true
 fi
 $PY manage.py migrate --noinput -v0
+[[ -n ${SCALE:-} ]] && $PY bench/seed_scale.py
 KEY=$($PY bench/prepare.py http://127.0.0.1:9000/v1 | tail -n1)
 
 "$HARNESS/start_mock.sh"
-setsid taskset -c 1 .venv/bin/uvicorn marketplace.asgi:application --port "$PORT" \
-  --loop uvloop --http httptools --no-access-log --log-level warning &
+setsid taskset -c 1 $PY -m marketplace.serve --port "$PORT" > bench-results/gateway.log 2>&1 &
 GW=$!
 trap 'kill -- -$GW 2>/dev/null || true; "$HARNESS/peers/stop_peer.sh" mock || true' EXIT
-until curl -sf "http://127.0.0.1:$PORT/api/v1/models" >/dev/null; do sleep 0.2; done
+until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.2; done
+
+# The database and Redis work for the gateway: their CPU is not another job's.
+SERVICES=$(ps -o pgid= -C postgres,redis-server | sort -u | tr -d ' ' | tr '\n' ' ')
+cpu_s() { ps -o cputimes= -g "$1" | awk '{s += $1} END {print s + 0}'; }
+requests() { $PY -c "
+from django import setup; import os
+os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'marketplace.settings'); setup()
+from billing.models import Generation; print(Generation.objects.count())"; }
 
 LABEL=direct "$HARNESS/run_bench.sh" http://127.0.0.1:9000 sk-x mock-model
-GUARD_PGIDS=$GW LABEL=switchyard "$HARNESS/run_bench.sh" \
+before=$(requests); pg_before=$(for g in $SERVICES; do cpu_s "$g"; done | paste -sd+ | bc)
+GUARD_PGIDS="$GW $SERVICES" LABEL=switchyard "$HARNESS/run_bench.sh" \
   "http://127.0.0.1:$PORT/api/v1/chat/completions" "$KEY" bench/mock-model
+after=$(requests); pg_after=$(for g in $SERVICES; do cpu_s "$g"; done | paste -sd+ | bc)
 python3 "$HARNESS/summarize.py" "$OUT" --table
+echo "PostgreSQL + Redis CPU per request: $(echo "scale=1; ($pg_after - $pg_before) * 1000000 / ($after - $before)" | bc) µs over $((after - before)) requests"
+
+if [[ -n ${MEMORY_S:-} ]]; then
+  bench/memory.sh "$GW" "http://127.0.0.1:$PORT/api/v1/chat/completions" "$KEY" "$MEMORY_S"
+fi
+sleep 3  # the idle leases close: their charges reach the ledger
+$PY manage.py ledger_check

@@ -139,6 +139,9 @@ class Generation(models.Model):
     provider_cost_nanos = models.BigIntegerField(default=0)
     # Served with the user's own provider key (BYOK): cost_nanos is then only the BYOK fee.
     is_byok = models.BooleanField(default=False, db_default=False)
+    # The wallet lease it was served under (billing.leases), charged when the lease closes;
+    # None: it had a hold of its own, settled with it.
+    lease_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (indexed only where set)
     # Time to the first token (streams) or to the whole response, and the total duration.
     latency_ms = models.IntegerField(default=0)
     generation_time_ms = models.IntegerField(default=0)
@@ -155,7 +158,11 @@ class Generation(models.Model):
             models.Index(
                 fields=["user", "model_slug", "-created_at"], name="generation_user_model_time"
             ),
-        ]
+            models.Index(
+                fields=["lease_id"], name="generation_lease",
+                condition=models.Q(lease_id__isnull=False),
+            ),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return self.id

@@ -7,8 +7,9 @@ these functions choose the entry and keep it idempotent.
 import uuid
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
+from billing.leases import leases_close_expired_sql
 from billing.models import Hold, LedgerEntry, Wallet
 from marketplace.accounts.models import User
 
@@ -79,10 +80,16 @@ def credits_grant(*, user: User, amount_nanos: int, reference: str = "") -> Ledg
 
 
 def holds_expire(*, now: datetime) -> int:
-    """Release the holds of requests that died (process killed) once they are past expiry.
-
-    The database gives each reservation back as its hold closes. Returns how many expired.
-    """
-    return Hold.objects.filter(status=Hold.Status.OPEN, expires_at__lt=now).update(
-        status=Hold.Status.EXPIRED, closed_at=now
-    )
+    """Close the holds of processes that died (killed) once they are past expiry: a request's
+    own hold is released, a wallet lease is settled with what its recorded generations cost
+    (billing.leases). The database gives each reservation back as its hold closes. Returns
+    how many were closed."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            at = connection.ops.adapt_datetimefield_value(now)
+            cursor.execute(leases_close_expired_sql(), [at, at])
+            leases: int = max(cursor.rowcount, 0)
+        released = Hold.objects.filter(status=Hold.Status.OPEN, expires_at__lt=now).update(
+            status=Hold.Status.EXPIRED, closed_at=now
+        )
+    return leases + int(released)

@@ -56,6 +56,7 @@ class UsageRecord:
     generation_time_ms: int
     created_at: datetime
     is_byok: bool = False  # served with the user's own provider key
+    lease_id: str | None = None  # served under a wallet lease (billing.leases), not a hold
 
 
 async def hold_open(db: AsyncDb, hold: HoldRequest) -> None:
@@ -93,11 +94,11 @@ def _generation_insert(record: UsageRecord) -> Statement:
         "id, user_id, api_key_id, model_slug, provider_slug, upstream_id, streamed, cancelled, "
         "finish_reason, native_finish_reason, prompt_tokens, completion_tokens, "
         "usage_estimated, cost_nanos, provider_cost_nanos, latency_ms, generation_time_ms, "
-        "created_at, is_byok"
+        "created_at, is_byok, lease_id"
     )
     sql = (
         f"INSERT INTO {Generation._meta.db_table} ({columns}) "
-        f"VALUES ({', '.join(['%s'] * 19)}) RETURNING id"
+        f"VALUES ({', '.join(['%s'] * 20)}) RETURNING id"
     )
     params = (
         record.generation_id, record.user_id, record.api_key_id, record.model_slug,
@@ -105,7 +106,7 @@ def _generation_insert(record: UsageRecord) -> Statement:
         record.finish_reason[:32], record.native_finish_reason[:64], record.usage.prompt_tokens,
         record.usage.completion_tokens, record.usage_estimated, record.charge.total_nanos,
         record.charge.provider_cost_nanos, record.latency_ms, record.generation_time_ms,
-        db_time(record.created_at), record.is_byok,
+        db_time(record.created_at), record.is_byok, record.lease_id,
     )  # fmt: skip
     return sql, params
 

@@ -242,6 +242,20 @@ AUTO_TOPUP_MAX_FAILURES = env_int("AUTO_TOPUP_MAX_FAILURES", 3)
 HOLD_TTL_S = env_int("HOLD_TTL_S", 900)
 REQUEST_DEADLINE_S = env_int("REQUEST_DEADLINE_S", 600)
 
+# Wallet leases (billing/leases.py, proxy/leases.py): a key without a credit limit of a wallet
+# with at least LEASE_MIN_AVAILABLE_USD available has its requests held in the gateway's memory
+# against a slice of the wallet (at most LEASE_MAX_USD, a sixteenth of what is available) and
+# each settled with one INSERT, instead of locking the wallet's row twice per request. A lease
+# takes requests for LEASE_MAX_AGE_S and closes (its generations charged, its rest given back)
+# after its last one, or after LEASE_IDLE_S without a request. Off: a hold per request.
+# (A lease expires LEASE_MAX_AGE_S + REQUEST_DEADLINE_S + 30 s after it opens: the sweep never
+# takes one that a live process still runs a request on.)
+LEASES_ENABLED = env_bool("LEASES_ENABLED", True)
+LEASE_MIN_AVAILABLE_USD = env_str("LEASE_MIN_AVAILABLE_USD", "50")
+LEASE_MAX_USD = env_str("LEASE_MAX_USD", "5")
+LEASE_IDLE_S = env_float("LEASE_IDLE_S", 2)
+LEASE_MAX_AGE_S = env_float("LEASE_MAX_AGE_S", 60)
+
 # Upstream HTTP timeouts (seconds) and pool limits for the shared client.
 UPSTREAM_CONNECT_TIMEOUT_S = env_int("UPSTREAM_CONNECT_TIMEOUT_S", 10)
 UPSTREAM_READ_TIMEOUT_S = env_int("UPSTREAM_READ_TIMEOUT_S", 300)

@@ -125,6 +125,8 @@ class GatewayApp:
                 if self._gateway is None:
                     self._gateway = gateway_create()
                     self._gateway.start_prober()
+                    if self._gateway.leases is not None:
+                        self._gateway.leases.start()
         return self._gateway
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -13,6 +13,7 @@ from proxy.byok import ByokCache
 from proxy.catalog_cache import CatalogCache
 from proxy.health import BreakerPolicy, MemoryHealthStore, health_store_create
 from proxy.health_monitor import HealthMonitor
+from proxy.leases import LeaseBook, LeasePolicy
 from proxy.probe import probe_due_endpoints
 from proxy.rate_limits import (
     MemoryRateLimitStore,
@@ -53,6 +54,7 @@ class Gateway:
     keepalive_s: float = 3.0
     response_timeout_s: float = 300.0
     upstream_body_limit: int = 32 * 1024 * 1024
+    leases: LeaseBook | None = None  # None: every request holds on its own
     probe_interval_s: float = 30.0
     probe_idle_s: float = 300.0
     # Set when the process is shutting down: /readyz then answers 503 so that load balancers
@@ -85,6 +87,8 @@ class Gateway:
             self._prober.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._prober
+        if self.leases is not None:  # before the database goes: their rest returns now
+            await self.leases.close()
         await self.health.close()
         await self.rate_limits.close()
         await self.response_cache.close()
@@ -145,9 +149,24 @@ def response_cache_create() -> ResponseCache:
     )
 
 
+def lease_book_create(db: AsyncDb) -> LeaseBook | None:
+    if not settings.LEASES_ENABLED:
+        return None
+    policy = LeasePolicy(
+        min_available_nanos=usd_to_nanos(settings.LEASE_MIN_AVAILABLE_USD),
+        max_slice_nanos=usd_to_nanos(settings.LEASE_MAX_USD),
+        idle_s=settings.LEASE_IDLE_S,
+        max_age_s=settings.LEASE_MAX_AGE_S,
+        hold_ttl_s=int(settings.LEASE_MAX_AGE_S) + settings.REQUEST_DEADLINE_S + 30,
+    )
+    return LeaseBook(db, policy)
+
+
 def gateway_create() -> Gateway:
+    db = asyncdb_create()
     return Gateway(
-        db=asyncdb_create(),
+        db=db,
+        leases=lease_book_create(db),
         catalog=CatalogCache(ttl_s=settings.CATALOG_CACHE_TTL_S),
         client=upstream_client_create(),
         health=health_monitor_create(),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from billing.leases import generation_record
 from billing.money import (
     Charge,
     Usage,
@@ -32,6 +33,7 @@ from proxy.byok import ByokKeys
 from proxy.chat_request import ChatRequest, tokens_estimate
 from proxy.errors import InsufficientCredits
 from proxy.gateway import Gateway
+from proxy.leases import Lease
 from proxy.providers import upstream_of
 from proxy.providers.base import Upstream
 from proxy.response_cache.keys import CacheSlot
@@ -91,6 +93,8 @@ class Call:
     byok_keys: ByokKeys = field(default_factory=dict, repr=False)
     cache: CacheSlot | None = None  # only when the request asked for the response cache
     timer: PhaseTimer = field(init=False)
+    lease: Lease | None = None  # held against this process's wallet lease (proxy.leases)
+    held_nanos: int = 0
     attempts: tuple[RoutableEndpoint, ...] = field(init=False)
     endpoint: RoutableEndpoint = field(init=False)
 
@@ -154,12 +158,18 @@ class Call:
         InsufficientCredits (402)."""
         if self.principal.wallet_id is None:
             raise self._refusal("insufficient_credits")
+        self.held_nanos = 0 if free else self.hold_amount()
+        leases = self.gateway.leases
+        if leases is not None:
+            self.lease = await leases.take(self.principal, self.held_nanos)
+            if self.lease is not None:
+                return
         now = datetime.now(UTC)
         request = HoldRequest(
             hold_id=self.generation_id,
             wallet_id=self.principal.wallet_id,
             api_key_id=self.principal.api_key_id,
-            amount_nanos=0 if free else self.hold_amount(),
+            amount_nanos=self.held_nanos,
             key_period_start=period_start(self.principal.limit_reset, now),
             created_at=now,
             expires_at=now + timedelta(seconds=self.gateway.hold_ttl_s),
@@ -221,11 +231,32 @@ class Call:
         record = self._record(usage, estimated, charge)
         try:
             # Shielded: a disconnect or cancellation must not lose the charge for what was used.
-            await asyncio.shield(usage_settle(self.gateway.db, record))
+            await asyncio.shield(self._recorded(record))
         except Exception:
             logger.exception("usage settle failed; the hold expires unsettled: %r", record)
             raise
         return self.bill
+
+    async def _recorded(self, record: UsageRecord) -> None:
+        """The generation recorded: with the settling of its own hold, or under the lease
+        (which is charged its generations' cost when it closes)."""
+        lease = self.lease
+        if lease is None:
+            await usage_settle(self.gateway.db, record)
+            return
+        leases = self.gateway.leases
+        assert leases is not None
+        charged = 0
+        try:
+            await generation_record(self.gateway.db, record)
+            charged = record.charge.total_nanos
+        finally:
+            leases.give_back(lease, held_nanos=self.held_nanos, charged_nanos=charged)
+        if charged > self.held_nanos:
+            logger.warning(
+                "billing anomaly: generation %s charged %d nanos over its %d held on lease %s",
+                record.generation_id, charged, self.held_nanos, lease.id,
+            )  # fmt: skip
 
     def charge_for(self, usage: Usage) -> Charge:
         charge = usage_charge(usage, self.endpoint.prices, fee_bps=self.fee_bps)
@@ -257,4 +288,5 @@ class Call:
             generation_time_ms=int((now - first) * 1000),
             created_at=datetime.now(UTC),
             is_byok=self.endpoint.byok,
+            lease_id=None if self.lease is None else self.lease.id,
         )

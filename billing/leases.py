@@ -1,0 +1,64 @@
+"""Wallet leases: one reservation that many requests spend, so a busy wallet's row is not
+locked twice per request.
+
+A gateway process reserves a slice of a wallet for one API key with an ordinary hold (id
+`lease-…`: the same trigger checks the wallet and the key and reserves on both, so a lease can
+never overspend). Requests are then held against the slice in the process's memory
+(proxy/leases.py) and each one settles with a single durable INSERT of its generation, naming
+the lease: no wallet row, no lock shared with other requests. Closing the lease settles its
+hold with the sum of its generations' costs, which writes the usage ledger entry
+(`usage:<lease id>`) and gives the rest of the slice back.
+
+Crash safety: a generation is written before its response ends, so a charge exists before the
+client has its answer. A process that dies leaves its lease open; once past expiry the sweep
+(`leases_close_expired`) settles it with what its generations cost, exactly as the process
+would have. A generation is recorded at most once (its id is the primary key).
+"""
+
+from datetime import datetime
+
+from billing.models import Generation, Hold
+from billing.usage import UsageRecord, _generation_insert
+from marketplace.asyncdb import AsyncDb, db_time
+
+LEASE_PREFIX = "lease-"
+
+
+def is_lease(hold_id: str) -> bool:
+    return hold_id.startswith(LEASE_PREFIX)
+
+
+async def generation_record(db: AsyncDb, record: UsageRecord) -> bool:
+    """Record a generation served under `record.lease_id`; False if it was recorded already."""
+    assert record.lease_id is not None
+    sql, params = _generation_insert(record)
+    sql = sql.replace(" RETURNING id", " ON CONFLICT (id) DO NOTHING RETURNING id")
+    return await db.fetchone(sql, params) is not None
+
+
+def _charge_of(lease_param: str = "%s") -> str:
+    return (
+        f"(SELECT COALESCE(SUM(cost_nanos), 0) FROM {Generation._meta.db_table} "
+        f"WHERE lease_id = {lease_param})"
+    )
+
+
+async def lease_close(db: AsyncDb, lease_id: str, *, closed_at: datetime) -> int | None:
+    """Settle the lease with what its generations cost (its unspent rest goes back to the
+    wallet); the charge, or None if it was closed already."""
+    sql = (
+        f"UPDATE {Hold._meta.db_table} SET status = 'settled', charge_nanos = {_charge_of()}, "
+        "closed_at = %s WHERE id = %s AND status IN ('open', 'expired') RETURNING charge_nanos"
+    )
+    row = await db.fetchone(sql, (lease_id, db_time(closed_at), lease_id))
+    return None if row is None else int(row[0])
+
+
+def leases_close_expired_sql() -> str:
+    """The sweep of leases whose process died: settled with their generations' cost. (Every
+    hold is swept past its expiry; a lease is charged, a request's own hold released.)"""
+    return (
+        f"UPDATE {Hold._meta.db_table} SET status = 'settled', "
+        f"charge_nanos = {_charge_of(f'{Hold._meta.db_table}.id')}, closed_at = %s "
+        f"WHERE status = 'open' AND expires_at < %s AND id LIKE '{LEASE_PREFIX}%%'"
+    )
