@@ -132,6 +132,13 @@ def _sqlite_transaction(statements: Sequence[Statement]) -> list[Row | None]:
     return rows
 
 
+def _sqlite_close() -> None:
+    # `connection` is looked up here, in the sync thread that uses it: looked up in the event
+    # loop (`sync_to_async(connection.close)`) it is that thread's own, which may not be closed
+    # from another thread.
+    connection.close()
+
+
 class DjangoConnectionDb:
     """Runs statements on Django's connection in asgiref's single sync thread."""
 
@@ -147,7 +154,7 @@ class DjangoConnectionDb:
         return await sync_to_async(_sqlite_transaction)(statements)
 
     async def close(self) -> None:
-        await sync_to_async(connection.close)()
+        await sync_to_async(_sqlite_close)()
 
 
 def db_time(value: datetime) -> object:

@@ -241,6 +241,9 @@ AUTO_TOPUP_MAX_FAILURES = env_int("AUTO_TOPUP_MAX_FAILURES", 3)
 # Must exceed the longest request (REQUEST_DEADLINE_S).
 HOLD_TTL_S = env_int("HOLD_TTL_S", 900)
 REQUEST_DEADLINE_S = env_int("REQUEST_DEADLINE_S", 600)
+# On SIGTERM (or Ctrl-C) a gateway takes no new request and lets those in flight run this long;
+# streams still open then end with an error chunk and are settled (marketplace.serve).
+DRAIN_TIMEOUT_S = env_float("DRAIN_TIMEOUT_S", 25)
 
 # Wallet leases (billing/leases.py, proxy/leases.py): a key without a credit limit of a wallet
 # with at least LEASE_MIN_AVAILABLE_USD available has its requests held in the gateway's memory

@@ -10,7 +10,7 @@ from proxy.asgi_io import JSON_HEADERS, Message, Receive, Scope, Send, send_resp
 from proxy.chat import chat_completions
 from proxy.embeddings import embeddings
 from proxy.endpoints_api import ENDPOINTS_ROUTE, is_endpoints_path, model_endpoints
-from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed
+from proxy.errors import ApiError, ClientDisconnected, MethodNotAllowed, ShuttingDown
 from proxy.gateway import Gateway, gateway_create
 from proxy.health_reader import HEALTH_STORE_SCOPE_KEY
 from proxy.keys_api import keys_route, keys_route_label
@@ -33,6 +33,10 @@ ROUTES: dict[str, tuple[str, Handler]] = {
     "/api/v1/generation": ("GET", generation),
     "/api/v1/key": ("GET", key_info),
 }
+
+
+# Probes (and metrics) answer for themselves while the gateway drains: readiness reports it.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _route(path: str, method: str) -> tuple[str, Handler] | None:
@@ -69,6 +73,13 @@ class _ResponseTracker:
         await self._send(message)
 
 
+async def _refuse_while_draining(send: Send) -> None:
+    """A request that reached a draining gateway on a connection opened before: 503, and the
+    connection is closed so that the client's retry goes elsewhere."""
+    error = ShuttingDown("The server is shutting down: retry the request")
+    await send_response(send, error.status, error.body(), headers=(*JSON_HEADERS, *error.headers))
+
+
 class GatewayApp:
     def __init__(self, *, fallback: ASGIApp) -> None:
         self.fallback = fallback
@@ -78,6 +89,10 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        draining = self._gateway is not None and self._gateway.draining
+        if draining and scope["type"] == "http" and scope["path"] not in PROBE_PATHS:
+            await _refuse_while_draining(send)
             return
         route = _route(scope["path"], scope["method"]) if scope["type"] == "http" else None
         if route is not None:
@@ -118,6 +133,10 @@ class GatewayApp:
         if self._gateway is None or scope["type"] != "http":
             return scope
         return {**scope, HEALTH_STORE_SCOPE_KEY: self._gateway.health.store}
+
+    async def drain_begin(self, *, timeout_s: float) -> None:
+        """Refuse new requests; streams still open after `timeout_s` end (marketplace.serve)."""
+        (await self.gateway()).drain_begin(timeout_s=timeout_s)
 
     async def gateway(self) -> Gateway:
         if self._gateway is None:

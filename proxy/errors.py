@@ -131,5 +131,14 @@ class NoProviderAvailable(ApiError):
     status = 503
 
 
+class ShuttingDown(ApiError):
+    """This gateway process is draining before it exits: the client should retry, which a load
+    balancer sends to another replica (the connection is closed, so the retry cannot land here).
+    """
+
+    status = 503
+    headers = ((b"connection", b"close"), (b"retry-after", b"1"))
+
+
 class ClientDisconnected(Exception):
     """The client went away before the request body was read."""

@@ -1,4 +1,9 @@
-"""Per-process state of the gateway: shared connections, created once per event loop."""
+"""Per-process state of the gateway: shared connections, created once per event loop.
+
+Also the drain before the process exits (see marketplace.serve): `draining` is set at once, so
+readiness fails and new requests are refused; streams in flight run on until `drain_over()`
+is done, then end with an error chunk and are settled.
+"""
 
 import asyncio
 import contextlib
@@ -57,10 +62,32 @@ class Gateway:
     leases: LeaseBook | None = None  # None: every request holds on its own
     probe_interval_s: float = 30.0
     probe_idle_s: float = 300.0
-    # Set when the process is shutting down: /readyz then answers 503 so that load balancers
-    # stop sending it new requests while those in flight finish.
+    # Set when the process starts to shut down: /readyz answers 503 (load balancers stop
+    # sending it requests) and new requests get 503 while those in flight finish.
     draining: bool = False
     _prober: "asyncio.Task[None] | None" = None
+    _drain_over: "asyncio.Future[None] | None" = None
+    _drain_timer: asyncio.TimerHandle | None = None
+
+    def drain_begin(self, *, timeout_s: float) -> None:
+        """Refuse new requests from now on; streams still open after `timeout_s` are ended."""
+        if self.draining:
+            return
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        self._drain_timer = loop.call_later(timeout_s, self._drain_end)
+
+    def drain_over(self) -> "asyncio.Future[None]":
+        """Done once the drain time is over. One future for every stream: a stream waits on it
+        next to its own work, so an open stream costs no task or timer of its own."""
+        if self._drain_over is None:
+            self._drain_over = asyncio.get_running_loop().create_future()
+        return self._drain_over
+
+    def _drain_end(self) -> None:
+        over = self.drain_over()
+        if not over.done():
+            over.set_result(None)
 
     def start_prober(self) -> None:
         """Probe this process's endpoints itself when health is not shared: without Redis,
@@ -83,6 +110,8 @@ class Gateway:
                 logger.exception("probing endpoints failed")
 
     async def close(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
         if self._prober is not None:
             self._prober.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -6,7 +6,8 @@ gateway may still fail over to another provider; if that takes a while, the clie
 SSE comments (`: SWITCHYARD PROCESSING`) so neither it nor a proxy in between gives up. Usage
 is sent once, after the request has been settled, then the end marker. A stream that breaks
 after it started ends with an error event and no end marker; a client that goes away stops
-the upstream. Both are billed for what was generated.
+the upstream. Both are billed for what was generated. So is a stream still open when the
+gateway's drain time is over (it is shutting down): it ends with an error event too.
 """
 
 import asyncio
@@ -20,7 +21,7 @@ from typing import Any
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import Receive, Send, end_stream, send_chunk, start_stream
 from proxy.client_formats import ClientFormat
-from proxy.errors import ApiError, UpstreamError, UpstreamTimeout
+from proxy.errors import ApiError, ShuttingDown, UpstreamError, UpstreamTimeout
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.metering import Call
 from proxy.providers import adapter_for
@@ -40,6 +41,7 @@ from proxy.upstream import (
 )
 
 KEEPALIVE_EVENT = b": SWITCHYARD PROCESSING\n\n"
+DRAIN_OVER_MESSAGE = "The server is shutting down: the request was ended before it finished"
 
 
 class StreamMeter:
@@ -180,15 +182,18 @@ async def _client_gone(receive: Receive) -> None:
         pass
 
 
-async def _until_client_gone[T](work: "asyncio.Future[T]", gone: "asyncio.Future[None]") -> bool:
-    """Waits for `work`; False (and `work` cancelled) if the client left first."""
-    waiting: set[asyncio.Future[Any]] = {work, gone}
+async def _until_interrupted[T](
+    work: "asyncio.Future[T]", *interrupts: "asyncio.Future[None]"
+) -> "asyncio.Future[None] | None":
+    """Waits for `work`; None when it finished, else the interrupt that came first (the client
+    left, the drain time is over) and `work` is cancelled."""
+    waiting: set[asyncio.Future[Any]] = {work, *interrupts}
     await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     if work.done():
-        return True
+        return None
     work.cancel()
     await asyncio.gather(work, return_exceptions=True)
-    return False
+    return next(interrupt for interrupt in interrupts if interrupt.done())
 
 
 class _Client:
@@ -223,8 +228,9 @@ async def _first_answer_kept_alive(
         first_answer(call, functools.partial(_open_stream, call),
                      timeout_s=call.gateway.first_token_timeout_s)
     )  # fmt: skip
+    drain_over = call.gateway.drain_over()
     try:
-        waiting: set[asyncio.Future[Any]] = {opening, gone}
+        waiting: set[asyncio.Future[Any]] = {opening, gone, drain_over}
         while not opening.done():
             await asyncio.wait(
                 waiting, timeout=call.gateway.keepalive_s, return_when=asyncio.FIRST_COMPLETED
@@ -234,6 +240,10 @@ async def _first_answer_kept_alive(
                 opening.cancel()
                 await asyncio.gather(opening, return_exceptions=True)
                 return None
+            if drain_over.done() and not opening.done():
+                opening.cancel()
+                await asyncio.gather(opening, return_exceptions=True)
+                raise ShuttingDown(DRAIN_OVER_MESSAGE)
             if not opening.done():
                 await client.keep_alive()
         return opening.result()
@@ -275,13 +285,19 @@ async def _relay(call: Call, client: _Client, gone: "asyncio.Future[None]") -> N
         await client.start()
         await send_chunk(send, fmt.stream_start(call) + fmt.chunk_events(call, opened.first))
         pump = asyncio.ensure_future(_pump(meter, opened.chunks, send, fmt))
-        if not await _until_client_gone(pump, gone):
-            call.outcome.cancelled = True  # stop reading, so the upstream is closed
-        failure = None if call.outcome.cancelled else pump.result()
+        drain_over = call.gateway.drain_over()
+        # Interrupted, the pump stops reading, so the upstream is closed.
+        interrupt = await _until_interrupted(pump, gone, drain_over)
+        call.outcome.cancelled = interrupt is gone
+        if interrupt is None:
+            failure = pump.result()
+        else:
+            failure = DRAIN_OVER_MESSAGE if interrupt is drain_over else None
     call.outcome.ended_at = time.monotonic()
     call.outcome.failed = failure is not None
     bill = await call.settle(completion_bytes=meter.completion_bytes)
-    record_answer_health(call, bill.usage.completion_tokens)
+    if interrupt is not drain_over:  # our own shutdown says nothing of the provider's health
+        record_answer_health(call, bill.usage.completion_tokens)
     if call.outcome.cancelled:
         return  # nobody is listening
     if failure:

@@ -252,10 +252,12 @@ def _gateway_start(
         "HEALTH_PROBE_INTERVAL_S": "3600",
         # Provider keys (BYOK) are stored by the tests just before the requests that use them.
         "BYOK_CACHE_TTL_S": "0",
+        # Stopping a gateway at the end of a test drains it: well within ServerProcess.stop's wait.
+        "DRAIN_TIMEOUT_S": "3",
     }
     child = child_env(**{**defaults, **env})
-    args = python_args("-m", "uvicorn", "marketplace.asgi:application", "--port", str(port),
-                       "--no-access-log", "--timeout-graceful-shutdown", "5")  # fmt: skip
+    # The production server entry (graceful drain included); `env` may set DRAIN_TIMEOUT_S.
+    args = python_args("-m", "marketplace.serve", "--port", str(port))
     server = ServerProcess(name, args, child, logs_dir)
     gateway = LiveGateway(url=f"http://127.0.0.1:{port}", server=server)
     try:
