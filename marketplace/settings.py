@@ -163,9 +163,19 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True
+# The queue beat and the gateways send to and the workers read: the processes of one deployment
+# share it; two deployments on one Redis need different ones (or different databases).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "holds-expire": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
-    "ledger-check": {"task": "billing.tasks.ledger_check_task", "schedule": 600.0},
+    # Holds of requests that died are released at most this long after they expire.
+    "holds-expire": {
+        "task": "billing.tasks.holds_expire_task",
+        "schedule": env_float("HOLD_SWEEP_INTERVAL_S", 30),
+    },
+    "ledger-check": {
+        "task": "billing.tasks.ledger_check_task",
+        "schedule": env_float("LEDGER_CHECK_INTERVAL_S", 600),
+    },
     "probe-endpoints": {"task": "proxy.tasks.probe_endpoints_task", "schedule": 30.0},
     # Wallets below their auto top-up threshold are charged within this many seconds.
     "auto-topups": {

@@ -26,7 +26,9 @@ PRODUCTION = {
 }
 # The caller's own settings must not leak into the process under test.
 _SETTINGS_PREFIXES = ("STRIPE_", "SWITCHYARD_", "BYOK_", "SECURE_", "EMAIL_", "SIMULATOR_")
-_SETTINGS_NAMES = {"SECRET_KEY", "API_KEY_HMAC_SECRET", "ALLOWED_HOSTS", "DEBUG"}
+_SETTINGS_NAMES = {
+    "SECRET_KEY", "API_KEY_HMAC_SECRET", "ALLOWED_HOSTS", "DEBUG", "DATABASE_URL", "REDIS_URL",
+}  # fmt: skip
 
 
 def run_django(tmp_path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
