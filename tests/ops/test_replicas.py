@@ -34,7 +34,8 @@ from tests.live import (
     python_args,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# About 30 s; the timeout leaves room for slow starts on a busy machine.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 MODEL = "openai/gpt-4o-mini"
 # Short, so that the sweeper frees the killed request's hold within the test.
@@ -70,13 +71,18 @@ def deployment_env(redis_url: str, redis_prefix: str) -> Iterator[dict[str, str]
 def celery_start(
     name: str, args: list[str], env: dict[str, str], logs_dir: Path, *, ready: str
 ) -> ServerProcess:
+    # Unbuffered, so that the log shows how far a slow start got.
     process = ServerProcess(
-        name, python_args("-m", "celery", "-A", "marketplace", *args), child_env(**env), logs_dir
+        name,
+        python_args("-m", "celery", "-A", "marketplace", *args),
+        child_env(PYTHONUNBUFFERED="1", **env),
+        logs_dir,
     )
     try:
+        # Generous: on a machine busy with other test runs, importing everything takes a while.
         eventually(
             lambda: ready in process.log() or process.process.poll() is not None,
-            timeout_s=30,
+            timeout_s=90,
             what=f"{name} started",
         )
         assert process.process.poll() is None, process.log()
