@@ -1,4 +1,3 @@
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -6,6 +5,7 @@ from django.db.models import QuerySet
 
 from billing.money import Prices
 from catalog.models import Endpoint, Model
+from marketplace.env import env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +59,16 @@ def _active_endpoints() -> "QuerySet[Endpoint]":
     )
 
 
+def provider_api_key(*, api_key_env: str) -> str:
+    """A provider's API key, from the environment variable its row names (or `<name>_FILE`);
+    "" for a provider that needs none. Keys never live in the database."""
+    return env_str(api_key_env) if api_key_env else ""
+
+
 def _keyed(endpoint: Endpoint) -> bool:
     """A provider that needs an API key is routable only once the key is in the environment."""
     env = endpoint.provider.api_key_env
-    return not env or bool(os.environ.get(env))
+    return not env or bool(provider_api_key(api_key_env=env))
 
 
 def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:

@@ -13,10 +13,18 @@ class EnvError(ValueError):
 
 
 def env_str(name: str, default: str = "") -> str:
+    """`name`'s value, or the contents of the file `<name>_FILE` names (surrounding whitespace,
+    such as the final newline of `echo secret > file`, removed)."""
     file_path = os.environ.get(f"{name}_FILE")
-    if file_path:
+    if not file_path:
+        return os.environ.get(name, default)
+    if name in os.environ:
+        # Which one wins would be a guess; a stale secret in the other is a classic outage.
+        raise EnvError(f"set {name} or {name}_FILE, not both")
+    try:
         return Path(file_path).read_text().strip()
-    return os.environ.get(name, default)
+    except OSError as exc:
+        raise EnvError(f"{name}_FILE: cannot read {file_path!r} ({exc.strerror})") from None
 
 
 def env_bool(name: str, default: bool = False) -> bool:

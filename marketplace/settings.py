@@ -5,35 +5,77 @@ simulated providers. Production sets DATABASE_URL, REDIS_URL and the secrets.
 """
 
 import contextlib
-import ipaddress
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from marketplace.env import env_bool, env_float, env_int, env_list, env_str
+from marketplace.production import (
+    DEV_ALLOWED_HOSTS,
+    DEV_API_KEY_HMAC_SECRET,
+    DEV_BYOK_ENCRYPTION_KEY,
+    DEV_SECRET_KEY,
+    DEV_STRIPE_SECRET_KEY,
+    production_refusals,
+    proxy_ssl_header,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SWITCHYARD_VAR_DIR", str(BASE_DIR / "var")))
 
-# "production" refuses to start on development stand-ins such as localstripe (checked below).
+# "production" refuses to start on development stand-ins such as localstripe (checked at the
+# end, by marketplace/production.py) and turns on HTTPS-only cookies, redirects and HSTS.
 SWITCHYARD_ENV = env_str("SWITCHYARD_ENV", "development")
 if SWITCHYARD_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(
         f"SWITCHYARD_ENV must be development or production, got {SWITCHYARD_ENV!r}"
     )
 
+_PRODUCTION = SWITCHYARD_ENV == "production"
+
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-secret-key-change-me-0123456789abcdef")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", DEV_ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # API keys are stored as HMAC-SHA256(API_KEY_HMAC_SECRET, key). Rotating this secret
 # invalidates every key, so it is separate from SECRET_KEY.
-API_KEY_HMAC_SECRET = env_str("API_KEY_HMAC_SECRET", "dev-only-api-key-hmac-secret")
+API_KEY_HMAC_SECRET = env_str("API_KEY_HMAC_SECRET", DEV_API_KEY_HMAC_SECRET)
+
+# HTTPS. In production the site is only served over TLS, usually terminated by a load balancer
+# that says so in a header: SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto" (value https) or
+# "Header-Name: value". Without it (and without uvicorn's --forwarded-allow-ips) every request
+# looks like plain HTTP and SECURE_SSL_REDIRECT would redirect forever.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env_str("SECURE_PROXY_SSL_HEADER"))
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=_PRODUCTION)
+# Load balancers probe replicas over plain HTTP, by address.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_PRODUCTION)
+# Opt-in: with `preload` anyone may submit the domain to the browsers' preload list, which takes
+# months to leave.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = _PRODUCTION
+CSRF_COOKIE_SECURE = _PRODUCTION
+# What production turns off on purpose is the operator's decision, stated in the environment:
+# `check --deploy` (a release step) would otherwise fail on it forever.
+SILENCED_SYSTEM_CHECKS = (
+    [
+        check
+        for check, enabled in (
+            ("security.W004", SECURE_HSTS_SECONDS),
+            ("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+            ("security.W008", SECURE_SSL_REDIRECT),
+            ("security.W021", SECURE_HSTS_PRELOAD),
+        )
+        if not enabled
+    ]
+    if _PRODUCTION
+    else []
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -121,9 +163,19 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True
+# The queue beat and the gateways send to and the workers read: the processes of one deployment
+# share it; two deployments on one Redis need different ones (or different databases).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "holds-expire": {"task": "billing.tasks.holds_expire_task", "schedule": 30.0},
-    "ledger-check": {"task": "billing.tasks.ledger_check_task", "schedule": 600.0},
+    # Holds of requests that died are released at most this long after they expire.
+    "holds-expire": {
+        "task": "billing.tasks.holds_expire_task",
+        "schedule": env_float("HOLD_SWEEP_INTERVAL_S", 30),
+    },
+    "ledger-check": {
+        "task": "billing.tasks.ledger_check_task",
+        "schedule": env_float("LEDGER_CHECK_INTERVAL_S", 600),
+    },
     "probe-endpoints": {"task": "proxy.tasks.probe_endpoints_task", "schedule": 30.0},
     # Wallets below their auto top-up threshold are charged within this many seconds.
     "auto-topups": {
@@ -204,7 +256,7 @@ REST_FRAMEWORK: dict[str, object] = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# Where the demo catalog points its simulated providers.
+# Where the demo catalog points its simulated providers (refused in production).
 SIMULATOR_URL = env_str("SIMULATOR_URL", "http://127.0.0.1:8100")
 
 # Per-token platform markup on inference, in basis points of the provider cost
@@ -214,8 +266,7 @@ INFERENCE_FEE_BPS = env_int("INFERENCE_FEE_BPS", 0)
 # Bring your own key: the Fernet key that encrypts users' provider keys at rest (generate one
 # with `Fernet.generate_key()`), and the fee on a request served with the user's own key, in
 # basis points of what it would have cost at the endpoint's price.
-_DEV_BYOK_ENCRYPTION_KEY = "ZGV2LW9ubHktYnlvay1lbmNyeXB0aW9uLWtleS0wMDA="  # refused in production
-BYOK_ENCRYPTION_KEY = env_str("BYOK_ENCRYPTION_KEY", _DEV_BYOK_ENCRYPTION_KEY)
+BYOK_ENCRYPTION_KEY = env_str("BYOK_ENCRYPTION_KEY", DEV_BYOK_ENCRYPTION_KEY)
 BYOK_FEE_BPS = env_int("BYOK_FEE_BPS", 500)
 BYOK_CACHE_TTL_S = env_float("BYOK_CACHE_TTL_S", 5.0)
 CREDIT_PURCHASE_FEE_BPS = env_int("CREDIT_PURCHASE_FEE_BPS", 550)
@@ -225,11 +276,9 @@ CREDIT_PURCHASE_FEE_MIN_USD = env_str("CREDIT_PURCHASE_FEE_MIN_USD", "0.80")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
 STRIPE_JS_URL = env_str(
     "STRIPE_JS_URL",
-    "https://js.stripe.com/v3/"
-    if SWITCHYARD_ENV == "production"
-    else f"{STRIPE_API_BASE}/js.stripe.com/v3/",
+    "https://js.stripe.com/v3/" if _PRODUCTION else f"{STRIPE_API_BASE}/js.stripe.com/v3/",
 )
-STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_localstripe")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", DEV_STRIPE_SECRET_KEY)
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 # What one purchase on the credits page may be, in USD.
@@ -368,37 +417,20 @@ TASK_OUTCOMES_REDIS_KEY = env_str("TASK_OUTCOMES_REDIS_KEY", "switchyard:task-ou
 READINESS_TIMEOUT_S = env_float("READINESS_TIMEOUT_S", 1.0)
 
 
-# Production refuses to start on development stand-ins: localstripe would take the payments.
-def _is_public_https(url: str) -> bool:
-    """An https URL of a host other than this machine."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".").lower()
-    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return True  # a name
-    return not (address.is_loopback or address.is_unspecified)
-
-
-def _production_refusals() -> list[str]:
-    refusals = [
-        f"{name} must be an https URL of Stripe, not {url!r} (localstripe and other local "
-        "addresses are for development)"
-        for name, url in (("STRIPE_API_BASE", STRIPE_API_BASE), ("STRIPE_JS_URL", STRIPE_JS_URL))
-        if not _is_public_https(url)
-    ]
-    if not STRIPE_WEBHOOK_SECRET:
-        refusals.append(
-            "STRIPE_WEBHOOK_SECRET must be set (the signing secret of the Stripe webhook endpoint)"
-        )
-    if BYOK_ENCRYPTION_KEY == _DEV_BYOK_ENCRYPTION_KEY:
-        refusals.append("BYOK_ENCRYPTION_KEY must be set (a key from Fernet.generate_key())")
-    return refusals
-
-
-if SWITCHYARD_ENV == "production" and (_refusals := _production_refusals()):
+if _PRODUCTION and (
+    _refusals := production_refusals(
+        debug=DEBUG,
+        secret_key=SECRET_KEY,
+        api_key_hmac_secret=API_KEY_HMAC_SECRET,
+        allowed_hosts=ALLOWED_HOSTS,
+        stripe_api_base=STRIPE_API_BASE,
+        stripe_js_url=STRIPE_JS_URL,
+        stripe_secret_key=STRIPE_SECRET_KEY,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        byok_encryption_key=BYOK_ENCRYPTION_KEY,
+        simulator_url_is_set=bool(env_str("SIMULATOR_URL")),
+    )
+):
     raise ImproperlyConfigured(
         "SWITCHYARD_ENV=production refuses to start: " + "; ".join(_refusals)
     )

@@ -229,9 +229,14 @@ def _gateway_start(
     name: str, simulator_url: str, localstripe_url: str, logs_dir: Path, **env: str
 ) -> LiveGateway:
     """A gateway process on the test database (the caller stops it); `env` overrides settings."""
+    return _gateway_start_at(free_port(), name, simulator_url, localstripe_url, logs_dir, **env)
+
+
+def _gateway_start_at(
+    port: int, name: str, simulator_url: str, localstripe_url: str, logs_dir: Path, **env: str
+) -> LiveGateway:
     from django.db import connection
 
-    port = free_port()
     defaults = {
         "DATABASE_URL": database_url(dict(connection.settings_dict), connection.vendor),
         "SIMULATOR_URL": simulator_url,
@@ -338,13 +343,18 @@ _extra_gateways = itertools.count(1)
 def start_gateway(
     committed: Committed, simulator_url: str, localstripe_url: str, logs_dir: Path
 ) -> Iterator[GatewayFactory]:
-    """Start more gateway processes on the test database, e.g. `start_gateway(HOLD_TTL_S="2")`;
-    each is stopped after the test (a test may also kill one itself)."""
+    """Start more gateway processes on the test database, e.g. `start_gateway(HOLD_TTL_S="2")`
+    (on a given `port=`, to restart one in place); each is stopped after the test (a test may
+    also kill one itself)."""
     started: list[LiveGateway] = []
 
-    def start(**env: str) -> LiveGateway:
+    def start(*, port: int | None = None, **env: str) -> LiveGateway:
         name = f"gateway-extra-{next(_extra_gateways)}"
-        started.append(_gateway_start(name, simulator_url, localstripe_url, logs_dir, **env))
+        started.append(
+            _gateway_start_at(
+                port or free_port(), name, simulator_url, localstripe_url, logs_dir, **env
+            )
+        )
         return started[-1]
 
     try:

@@ -1,8 +1,6 @@
 """Provider adapters: one module per upstream wire format, behind `base.Adapter`."""
 
-import os
-
-from catalog.selectors import RoutableEndpoint
+from catalog.selectors import RoutableEndpoint, provider_api_key
 from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.base import Adapter, Upstream
 from proxy.providers.gemini import GeminiAdapter
@@ -22,5 +20,5 @@ def adapter_for(endpoint: RoutableEndpoint) -> Adapter:
 def upstream_of(endpoint: RoutableEndpoint) -> Upstream:
     """Where the endpoint lives; its provider's key is read from the environment, never the
     database."""
-    api_key = os.environ.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
+    api_key = provider_api_key(api_key_env=endpoint.api_key_env)
     return Upstream(base_url=endpoint.base_url, model=endpoint.upstream_model_id, api_key=api_key)

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from catalog.services import demo_catalog_load, known_providers_load
 
@@ -13,6 +13,11 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.SWITCHYARD_ENV == "production":
+            raise CommandError(
+                "The demo catalog routes to simulated providers: not in production. "
+                "Configure real providers (`sync_catalog --provider <slug>`) instead."
+            )
         created = demo_catalog_load(simulator_url=settings.SIMULATOR_URL)
         summary = ", ".join(f"{count} {kind}" for kind, count in created.items())
         self.stdout.write(f"Demo catalog loaded from {settings.SIMULATOR_URL} (new: {summary}).")

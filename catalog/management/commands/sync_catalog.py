@@ -1,4 +1,3 @@
-import os
 from typing import Any
 
 import httpx
@@ -6,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.known_providers import KNOWN_BY_SLUG
 from catalog.models import Provider
+from catalog.selectors import provider_api_key
 from catalog.services import known_provider_upsert
 from catalog.sync import catalog_sync, fetch_model_list, listed_model
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if options["base_url"]:
             provider.base_url = options["base_url"]
             provider.save(update_fields=["base_url"])
-        api_key = os.environ.get(provider.api_key_env, "") if provider.api_key_env else ""
+        api_key = provider_api_key(api_key_env=provider.api_key_env)
         if provider.api_key_env and not api_key:
             raise CommandError(f"Set {provider.api_key_env} to read {provider.name}'s models")
         self.stdout.write(f"Reading {provider.name}'s models from {provider.base_url} ...")
