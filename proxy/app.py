@@ -1,6 +1,7 @@
 """The gateway's ASGI app: its own routes on a slim path, everything else to Django."""
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -152,6 +153,10 @@ class GatewayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # Everything loaded so far (Django, the app) lives as long as the process: out of
+                # the garbage collector's sight, a full collection no longer walks it, which
+                # took milliseconds in the middle of requests.
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._gateway is not None:

@@ -47,6 +47,7 @@ class RequestSummary:
     cost_nanos: int = 0
     upstream_s: float | None = None  # None: no provider was asked
     first_token_s: float | None = None
+    phases_ms: dict[str, float] | None = None  # the Server-Timing phases (proxy.timing)
 
     @property
     def overhead_s(self) -> float:
@@ -88,6 +89,7 @@ def request_summary(
         cost_nanos=charge.total_nanos if charge else 0,
         upstream_s=_upstream_s(call),
         first_token_s=first_token_at - call.started_at if first_token_at is not None else None,
+        phases_ms={phase: round(s * 1000, 3) for phase, s in call.timer.durations.items()},
     )
 
 
@@ -130,6 +132,7 @@ def _log(summary: RequestSummary) -> None:
         total_ms=_ms(summary.total_s),
         upstream_ms=_ms(summary.upstream_s),
         first_token_ms=_ms(summary.first_token_s),
+        phases_ms=summary.phases_ms,
     )
     logger.info("request", extra=fields)
 

@@ -87,6 +87,8 @@ def test_requests_are_counted_and_logged_as_billed(live_catalog, start_gateway, 
     assert line["cost_nanos"] == generation.cost_nanos
     assert line["attempts"] == 1
     assert line["total_ms"] >= line["upstream_ms"] > 0
+    # The gateway's own time, phase by phase, as in the Server-Timing header.
+    assert list(line["phases_ms"]) == ["auth", "routing", "hold", "upstream", "settle"]
     assert alice.api_key not in gateway.server.log()
 
 
