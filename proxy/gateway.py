@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 class Gateway:
     db: AsyncDb
     client: UpstreamClient
-    catalog: CatalogCache = field(default_factory=CatalogCache)
+    catalog: CatalogCache
     health: HealthMonitor = field(
         default_factory=lambda: HealthMonitor(MemoryHealthStore(policy=BreakerPolicy()))
     )
@@ -143,9 +143,10 @@ def response_cache_create() -> ResponseCache:
 
 
 def gateway_create() -> Gateway:
+    db = asyncdb_create()
     return Gateway(
-        db=asyncdb_create(),
-        catalog=CatalogCache(ttl_s=settings.CATALOG_CACHE_TTL_S),
+        db=db,
+        catalog=CatalogCache(db=db, ttl_s=settings.CATALOG_CACHE_TTL_S),
         client=upstream_client_create(),
         health=health_monitor_create(),
         rate_limits=rate_limiter_create(),

@@ -125,7 +125,8 @@ async def test_routine_successes_are_written_together_with_every_sample():
     stats = (await store.stats([1], clock.now))[1]
     assert stats.requests_last_30m == 3
     speed, throughput = stats.latency_last_5m, stats.throughput_last_5m
-    assert speed is not None and throughput is not None
+    assert speed is not None
+    assert throughput is not None
     assert (speed.p50, throughput.p50) == (20, 20.0)
 
 
