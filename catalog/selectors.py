@@ -1,6 +1,8 @@
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from billing.money import Prices
@@ -53,10 +55,23 @@ def price_rank(
     return (prompt_usd_per_mtok + completion_usd_per_mtok, request_usd, prompt_usd_per_mtok)
 
 
+def _active() -> "QuerySet[Endpoint]":
+    return Endpoint.objects.filter(is_active=True, provider__is_active=True)
+
+
 def _active_endpoints() -> "QuerySet[Endpoint]":
-    return Endpoint.objects.filter(is_active=True, provider__is_active=True).select_related(
-        "model", "provider"
-    )
+    return _active().select_related("model", "provider")
+
+
+# Plain rows, not model instances: building a thousand Endpoint, Model and Provider objects
+# (with their signals) was most of a catalog reload's CPU time, which holds the GIL.
+_ROUTABLE_FIELDS = (
+    "pk", "model__slug", "model__output_modalities", "provider__slug", "provider__name",
+    "provider__adapter", "provider__base_url", "provider__api_key_env",
+    "provider__inference_fee_bps", "upstream_model_id", "prompt_usd_per_mtok",
+    "completion_usd_per_mtok", "request_usd", "context_length", "max_output_tokens", "variant",
+    "quantization", "supported_parameters",
+)  # fmt: skip
 
 
 def provider_api_key(*, api_key_env: str) -> str:
@@ -65,42 +80,57 @@ def provider_api_key(*, api_key_env: str) -> str:
     return env_str(api_key_env) if api_key_env else ""
 
 
-def _keyed(endpoint: Endpoint) -> bool:
+def _keyed(api_key_env: str) -> bool:
     """A provider that needs an API key is routable only once the key is in the environment."""
-    env = endpoint.provider.api_key_env
-    return not env or bool(provider_api_key(api_key_env=env))
+    return not api_key_env or bool(provider_api_key(api_key_env=api_key_env))
+
+
+def _routable(row: Any) -> RoutableEndpoint:  # a named row of _ROUTABLE_FIELDS
+    return RoutableEndpoint(
+        endpoint_id=row.pk,
+        model_slug=row.model__slug,
+        provider_slug=row.provider__slug,
+        provider_name=row.provider__name,
+        adapter=row.provider__adapter,
+        base_url=row.provider__base_url,
+        api_key_env=row.provider__api_key_env,
+        upstream_model_id=row.upstream_model_id,
+        prompt_usd_per_mtok=row.prompt_usd_per_mtok,
+        completion_usd_per_mtok=row.completion_usd_per_mtok,
+        request_usd=row.request_usd,
+        context_length=row.context_length,
+        max_output_tokens=row.max_output_tokens,
+        inference_fee_bps=row.provider__inference_fee_bps,
+        variant=row.variant,
+        quantization=row.quantization,
+        supported_parameters=frozenset(row.supported_parameters),
+        embeddings="embeddings" in row.model__output_modalities,
+    )
 
 
 def routable_endpoints() -> dict[str, list[RoutableEndpoint]]:
     """Every active endpoint (all variants) whose provider can be called, grouped by model
     slug, cheapest first."""
     by_model: dict[str, list[RoutableEndpoint]] = {}
-    for endpoint in filter(_keyed, _active_endpoints()):
-        by_model.setdefault(endpoint.model.slug, []).append(
-            RoutableEndpoint(
-                endpoint_id=endpoint.pk,
-                model_slug=endpoint.model.slug,
-                provider_slug=endpoint.provider.slug,
-                provider_name=endpoint.provider.name,
-                adapter=endpoint.provider.adapter,
-                base_url=endpoint.provider.base_url,
-                api_key_env=endpoint.provider.api_key_env,
-                upstream_model_id=endpoint.upstream_model_id,
-                prompt_usd_per_mtok=endpoint.prompt_usd_per_mtok,
-                completion_usd_per_mtok=endpoint.completion_usd_per_mtok,
-                request_usd=endpoint.request_usd,
-                context_length=endpoint.context_length,
-                max_output_tokens=endpoint.max_output_tokens,
-                inference_fee_bps=endpoint.provider.inference_fee_bps,
-                variant=endpoint.variant,
-                quantization=endpoint.quantization,
-                supported_parameters=frozenset(endpoint.supported_parameters),
-                embeddings="embeddings" in endpoint.model.output_modalities,
-            )
-        )
+    for row in _active().values_list(*_ROUTABLE_FIELDS, named=True):
+        if _keyed(row.provider__api_key_env):
+            by_model.setdefault(row.model__slug, []).append(_routable(row))
     for endpoints in by_model.values():
-        endpoints.sort(key=lambda e: e.price_rank)
+        endpoints.sort(key=lambda e: e.price_rank)  # stable: equal prices keep Endpoint's order
     return by_model
+
+
+# Raised by database triggers on every write to the catalog (catalog/migrations/0005); a missing
+# row reads as 0. Written once for PostgreSQL and SQLite alike.
+CATALOG_VERSION_SQL = "SELECT COALESCE(MAX(version), 0) FROM catalog_catalogversion"
+
+
+def catalog_version() -> int:
+    """The catalog's version: it differs from an earlier reading once the catalog changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(CATALOG_VERSION_SQL)
+        row = cursor.fetchone()
+    return int(row[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,7 +372,8 @@ RESPONSE_CACHE_MAX_ENTRIES = env_int("RESPONSE_CACHE_MAX_ENTRIES", 1000)
 RESPONSE_CACHE_REDIS_PREFIX = env_str("RESPONSE_CACHE_REDIS_PREFIX", "switchyard:respcache")
 RESPONSE_CACHE_REDIS_TIMEOUT_S = env_float("RESPONSE_CACHE_REDIS_TIMEOUT_S", 0.5)
 
-# Seconds a gateway process keeps its copy of the routable catalog.
+# Seconds a gateway process serves its copy of the routable catalog before asking the catalog's
+# version (one tiny query); it reloads the catalog only when that changed.
 CATALOG_CACHE_TTL_S = env_int("CATALOG_CACHE_TTL_S", 5)
 # Seconds a gateway process keeps a user's default provider preferences (settings page).
 ROUTING_DEFAULTS_CACHE_TTL_S = env_float("ROUTING_DEFAULTS_CACHE_TTL_S", 5)

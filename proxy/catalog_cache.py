@@ -1,10 +1,16 @@
-"""A per-process, briefly cached copy of the routable catalog.
+"""A per-process copy of the routable catalog, checked against the database every `ttl_s`.
 
 The catalog changes rarely; reading it per request would cost a query on the hot path.
-Changes made in the admin reach every gateway within `ttl_s` seconds (plus the time a reload
-takes). A copy that has just expired keeps serving while one reload runs in the background:
-with a thousand models a reload takes tens of milliseconds, which no request should wait
-for. A copy older than twice the TTL (an idle gateway; or a TTL of 0) is reloaded first.
+Every write to the catalog raises its version (database triggers, catalog/migrations/0005),
+so once the copy's TTL is over one tiny query says whether it is still current, and the
+catalog is reloaded only when it changed: with a thousand models a reload costs milliseconds
+of CPU, holding the GIL, which no gateway should spend every few seconds for nothing.
+Changes made in the admin reach every gateway within `ttl_s` seconds (plus the time a check
+and reload take). A copy that has just expired keeps serving while one check runs in the
+background; a copy older than twice the TTL (an idle gateway; or a TTL of 0) is checked first.
+
+Providers' API keys come from the process environment, not the database: they are read
+once per reload, as before, and a running process's environment does not change.
 """
 
 import asyncio
@@ -14,7 +20,8 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 
 from catalog.models import Provider
-from catalog.selectors import RoutableEndpoint, routable_endpoints
+from catalog.selectors import CATALOG_VERSION_SQL, RoutableEndpoint, routable_endpoints
+from marketplace.asyncdb import AsyncDb
 from proxy.routing.plan import Catalog
 
 
@@ -35,9 +42,11 @@ def _load() -> _Loaded:
 
 
 class CatalogCache:
-    def __init__(self, *, ttl_s: int = 5) -> None:
+    def __init__(self, *, db: AsyncDb, ttl_s: int = 5) -> None:
+        self._db = db
         self._ttl_s = ttl_s
         self._loaded = _Loaded()
+        self._version: int | None = None  # the catalog version of `_loaded`; None: never loaded
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
         self._reloading: asyncio.Task[None] | None = None
@@ -70,5 +79,15 @@ class CatalogCache:
         async with self._lock:
             if time.monotonic() < self._expires_at:
                 return
-            self._loaded = await sync_to_async(_load)()
+            # The version is read before the catalog: a change committed in between is loaded
+            # now and its version seen next time, which costs one reload too many, never one
+            # too few.
+            version = await self._version_now()
+            if version != self._version:
+                self._loaded = await sync_to_async(_load)()
+                self._version = version
             self._expires_at = time.monotonic() + self._ttl_s
+
+    async def _version_now(self) -> int:
+        row = await self._db.fetchone(CATALOG_VERSION_SQL)
+        return int(row[0]) if row else 0

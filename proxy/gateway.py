@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 class Gateway:
     db: AsyncDb
     client: UpstreamClient
-    catalog: CatalogCache = field(default_factory=CatalogCache)
+    catalog: CatalogCache
     health: HealthMonitor = field(
         default_factory=lambda: HealthMonitor(MemoryHealthStore(policy=BreakerPolicy()))
     )
@@ -196,7 +196,7 @@ def gateway_create() -> Gateway:
     return Gateway(
         db=db,
         leases=lease_book_create(db),
-        catalog=CatalogCache(ttl_s=settings.CATALOG_CACHE_TTL_S),
+        catalog=CatalogCache(db=db, ttl_s=settings.CATALOG_CACHE_TTL_S),
         client=upstream_client_create(),
         health=health_monitor_create(),
         rate_limits=rate_limiter_create(),

@@ -10,6 +10,7 @@ import pytest
 from marketplace.asyncdb import DjangoConnectionDb
 from proxy.app import GatewayApp
 from proxy.asgi_io import Message, Scope
+from proxy.catalog_cache import CatalogCache
 from proxy.gateway import Gateway
 from proxy.upstream import upstream_client_create
 
@@ -45,7 +46,8 @@ async def _request(
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[Gateway]:
-    gateway = Gateway(db=DjangoConnectionDb(), client=upstream_client_create())
+    db = DjangoConnectionDb()
+    gateway = Gateway(db=db, client=upstream_client_create(), catalog=CatalogCache(db=db))
     yield gateway
     await gateway.client.close()
 

@@ -77,6 +77,7 @@ def _no_services(settings) -> None:
 def app_with(db: Db, **gateway: Any) -> GatewayApp:
     app = GatewayApp(fallback=_no_fallback)
     # These routes never call a provider: no upstream client.
+    gateway.setdefault("catalog", Catalog([]))
     app._gateway = Gateway(db=db, client=None, **gateway)  # type: ignore[arg-type]
     return app
 
