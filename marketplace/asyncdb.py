@@ -1,13 +1,13 @@
 """The gateway's one I/O seam to the database: a few short SQL statements, awaited directly.
 
 Django's async ORM hops to a thread for every query, which costs several times more than the
-statement itself on the request path. PostgreSQL is reached through a psycopg 3 async pool;
-the zero-setup SQLite database through Django's own connection on one worker thread (SQLite
-allows one writer anyway). SQL is written once with `%s` placeholders, valid for both.
+statement itself on the request path. PostgreSQL is reached through psycopg 3 async
+connections (marketplace.pgpool); the zero-setup SQLite database through Django's own
+connection on one worker thread (SQLite allows one writer anyway). SQL is written once with
+`%s` placeholders, valid for both.
 Writes the database refuses (constraints, guard triggers) raise `DatabaseRefusal`.
 """
 
-import asyncio
 import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,7 +18,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from psycopg.conninfo import make_conninfo
-from psycopg_pool import AsyncConnectionPool
+
+from marketplace.pgpool import ConnectionPool
 
 Row = tuple[Any, ...]
 Statement = tuple[str, Sequence[Any]]
@@ -59,23 +60,10 @@ class PostgresDb:
     vendor = "postgresql"
 
     def __init__(self, conninfo: str, *, max_size: int) -> None:
-        self._pool = AsyncConnectionPool(
-            conninfo, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True}
-        )
-        self._opened = False
-        self._open_lock = asyncio.Lock()
-
-    async def _ready(self) -> AsyncConnectionPool:
-        if not self._opened:
-            async with self._open_lock:
-                if not self._opened:
-                    await self._pool.open(wait=True)
-                    self._opened = True
-        return self._pool
+        self._pool = ConnectionPool(conninfo, max_size=max_size)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        pool = await self._ready()
-        async with pool.connection() as conn:
+        async with self._pool.connection() as conn:
             try:
                 cursor = await conn.execute(sql, params)
             except psycopg.errors.IntegrityError as exc:
@@ -83,9 +71,8 @@ class PostgresDb:
             return await cursor.fetchone()
 
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
-        pool = await self._ready()
         rows: list[Row | None] = [None] * len(statements)
-        async with pool.connection() as conn:
+        async with self._pool.connection() as conn:
             try:
                 async with conn.transaction():
                     for index, (sql, params) in enumerate(statements):
@@ -101,8 +88,7 @@ class PostgresDb:
         return rows
 
     async def close(self) -> None:
-        if self._opened:
-            await self._pool.close()
+        await self._pool.close()
 
 
 def _sqlite_fetch(sql: str, params: Sequence[Any]) -> Row | None:

@@ -68,6 +68,9 @@ def server_create(*, host: str, port: int) -> DrainingServer:
         http="httptools",
         lifespan="on",
         access_log=False,
+        # No X-Forwarded-* rewriting of the client address: nothing here needs it, and /metrics
+        # trusts loopback clients, which a forwarded header must not be able to claim.
+        proxy_headers=False,
         timeout_graceful_shutdown=math.ceil(drain_timeout_s + SETTLE_GRACE_S),
     )
     return DrainingServer(config, app=application, drain_timeout_s=drain_timeout_s)
