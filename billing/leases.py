@@ -9,6 +9,10 @@ the lease: no wallet row, no lock shared with other requests. Closing the lease 
 hold with the sum of its generations' costs, which writes the usage ledger entry
 (`usage:<lease id>`) and gives the rest of the slice back.
 
+Its generations join the daily roll-up (`GenerationDay`) as it settles, not one by one (see
+migration 0010): a busy key's requests would all update one roll-up row, a lock held through
+each commit.
+
 Crash safety: a generation is written before its response ends, so a charge exists before the
 client has its answer. A process that dies leaves its lease open; once past expiry the sweep
 (`leases_close_expired`) settles it with what its generations cost, exactly as the process
@@ -17,7 +21,7 @@ would have. A generation is recorded at most once (its id is the primary key).
 
 from datetime import datetime
 
-from billing.models import Generation, Hold
+from billing.models import Generation, GenerationDay, Hold
 from billing.usage import UsageRecord, _generation_insert
 from marketplace.asyncdb import AsyncDb, db_time
 
@@ -43,15 +47,40 @@ def _charge_of(lease_param: str = "%s") -> str:
     )
 
 
+_DAY = {"postgresql": "(created_at AT TIME ZONE 'UTC')::date", "sqlite": "date(created_at)"}
+
+
+def rollup_sql(vendor: str) -> str:
+    """Add a settled lease's generations (`lease_id` = %s) to the daily roll-up."""
+    day = GenerationDay._meta.db_table
+    return (
+        f"INSERT INTO {day} (user_id, day, key_id, model_slug, requests, prompt_tokens, "
+        "completion_tokens, cost_nanos) "
+        f"SELECT user_id, {_DAY[vendor]}, COALESCE(api_key_id, 0), model_slug, COUNT(*), "
+        "SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_nanos) "
+        f"FROM {Generation._meta.db_table} WHERE lease_id = %s GROUP BY 1, 2, 3, 4 "
+        "ON CONFLICT (user_id, day, key_id, model_slug) DO UPDATE SET "
+        f"requests = {day}.requests + excluded.requests, "
+        f"prompt_tokens = {day}.prompt_tokens + excluded.prompt_tokens, "
+        f"completion_tokens = {day}.completion_tokens + excluded.completion_tokens, "
+        f"cost_nanos = {day}.cost_nanos + excluded.cost_nanos"
+    )
+
+
 async def lease_close(db: AsyncDb, lease_id: str, *, closed_at: datetime) -> int | None:
     """Settle the lease with what its generations cost (its unspent rest goes back to the
-    wallet); the charge, or None if it was closed already."""
-    sql = (
+    wallet) and add them to the roll-up; the charge, or None if it was closed already."""
+    settle = (
         f"UPDATE {Hold._meta.db_table} SET status = 'settled', charge_nanos = {_charge_of()}, "
         "closed_at = %s WHERE id = %s AND status IN ('open', 'expired') RETURNING charge_nanos"
     )
-    row = await db.fetchone(sql, (lease_id, db_time(closed_at), lease_id))
-    return None if row is None else int(row[0])
+    settled, _ = await db.transaction(
+        [
+            (settle, (lease_id, db_time(closed_at), lease_id)),
+            (rollup_sql(db.vendor), (lease_id,)),  # no row returned: the transaction goes on
+        ]
+    )
+    return None if settled is None else int(settled[0])
 
 
 def leases_close_expired_sql() -> str:
@@ -60,5 +89,5 @@ def leases_close_expired_sql() -> str:
     return (
         f"UPDATE {Hold._meta.db_table} SET status = 'settled', "
         f"charge_nanos = {_charge_of(f'{Hold._meta.db_table}.id')}, closed_at = %s "
-        f"WHERE status = 'open' AND expires_at < %s AND id LIKE '{LEASE_PREFIX}%%'"
+        f"WHERE status = 'open' AND expires_at < %s AND id LIKE '{LEASE_PREFIX}%%' RETURNING id"
     )

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 
-from billing.leases import leases_close_expired_sql
+from billing.leases import leases_close_expired_sql, rollup_sql
 from billing.models import Hold, LedgerEntry, Wallet
 from marketplace.accounts.models import User
 
@@ -88,8 +88,10 @@ def holds_expire(*, now: datetime) -> int:
         with connection.cursor() as cursor:
             at = connection.ops.adapt_datetimefield_value(now)
             cursor.execute(leases_close_expired_sql(), [at, at])
-            leases: int = max(cursor.rowcount, 0)
+            swept = [lease_id for (lease_id,) in cursor.fetchall()]
+            for lease_id in swept:
+                cursor.execute(rollup_sql(connection.vendor), [lease_id])
         released = Hold.objects.filter(status=Hold.Status.OPEN, expires_at__lt=now).update(
             status=Hold.Status.EXPIRED, closed_at=now
         )
-    return leases + int(released)
+    return len(swept) + int(released)

@@ -12,7 +12,7 @@ import pytest
 from django.db.models import Sum
 
 from billing.leases import LEASE_PREFIX
-from billing.models import Generation, Hold, LedgerEntry, Wallet
+from billing.models import Generation, GenerationDay, Hold, LedgerEntry, Wallet
 from billing.money import usd_to_nanos
 from billing.selectors import ledger_mismatches
 from billing.services import holds_expire
@@ -36,6 +36,14 @@ def ask(url: str, key: str, text: str = "Hello", **body: object) -> httpx.Respon
 def charged(user_id: int) -> int:
     total = Generation.objects.filter(user_id=user_id).aggregate(s=Sum("cost_nanos"))["s"]
     return int(total or 0)
+
+
+def rolled_up(user_id: int) -> tuple[int, int]:
+    """(requests, cost) in the user's daily roll-up."""
+    sums = GenerationDay.objects.filter(user_id=user_id).aggregate(
+        requests=Sum("requests"), cost=Sum("cost_nanos")
+    )
+    return int(sums["requests"] or 0), int(sums["cost"] or 0)
 
 
 def leases_of(user_id: int) -> list[Hold]:
@@ -66,6 +74,7 @@ def test_a_funded_keys_requests_share_one_lease_charged_when_it_closes(
     assert generations.count() == 4
     assert set(generations.values_list("lease_id", flat=True)) == {lease.id}
     assert not Hold.objects.filter(id__in=generations.values("id")).exists()
+    assert rolled_up(alice.user_id) == (0, 0)  # counted when their lease is settled
 
     eventually(lambda: closed(alice.user_id), what="the idle lease closed")
     lease.refresh_from_db()
@@ -77,6 +86,7 @@ def test_a_funded_keys_requests_share_one_lease_charged_when_it_closes(
     wallet = Wallet.objects.get(user_id=alice.user_id)
     assert (wallet.balance_nanos, wallet.reserved_nanos) == (usd_to_nanos("100") - cost, 0)
     assert wallet_balance(alice.user_id) == usd_to_nanos("100") - cost
+    assert rolled_up(alice.user_id) == (4, cost)
     assert ledger_mismatches() == []
 
 
@@ -119,7 +129,10 @@ def test_a_killed_gateways_lease_is_charged_what_its_generations_cost(
     (lease,) = leases_of(carol.user_id)
     assert lease.status == Hold.Status.OPEN
     recorded = charged(carol.user_id)
-    assert Generation.objects.filter(lease_id=lease.id).count() == 2  # the stream never ended
+    on_lease = Generation.objects.filter(lease_id=lease.id)
+    assert on_lease.filter(streamed=False, finish_reason="stop").count() == 2
+    # The stream never finished: at most a cancelled record of it made it before the kill.
+    assert not on_lease.filter(streamed=True, cancelled=False).exists()
     assert holds_expire(now=lease.expires_at) == 0  # not before it is due
 
     assert holds_expire(now=lease.expires_at + timedelta(seconds=1)) == 1
@@ -128,6 +141,7 @@ def test_a_killed_gateways_lease_is_charged_what_its_generations_cost(
     wallet = Wallet.objects.get(user_id=carol.user_id)
     assert (lease.status, lease.charge_nanos) == (Hold.Status.SETTLED, recorded)
     assert (wallet.balance_nanos, wallet.reserved_nanos) == (usd_to_nanos("100") - recorded, 0)
+    assert rolled_up(carol.user_id) == (on_lease.count(), recorded)
     assert ledger_mismatches() == []
 
 
@@ -165,4 +179,5 @@ def test_two_replicas_under_load_charge_every_generation_exactly_once(
     wallet = Wallet.objects.get(user_id=dave.user_id)
     assert wallet.balance_nanos == usd_to_nanos("60") - charged(dave.user_id)
     assert wallet.reserved_nanos == 0
+    assert rolled_up(dave.user_id) == (90, charged(dave.user_id))
     assert ledger_mismatches() == []
