@@ -22,8 +22,8 @@ PORT=${PORT:-8090}
 PY=.venv/bin/python
 
 "$HARNESS/setup.sh"
-if [[ $DATABASE_URL == postgres://*switchyard_bench ]]; then
-  psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE switchyard_bench" 2>/dev/null || true
+if [[ $DATABASE_URL == postgres://*/switchyard_bench* ]]; then
+  psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE ${DATABASE_URL##*/}" 2>/dev/null || true
 fi
 $PY manage.py migrate --noinput -v0
 [[ -n ${SCALE:-} ]] && $PY bench/seed_scale.py
@@ -35,19 +35,22 @@ GW=$!
 trap 'kill -- -$GW 2>/dev/null || true; "$HARNESS/peers/stop_peer.sh" mock || true' EXIT
 until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.2; done
 
-# The database and Redis work for the gateway: their CPU is not another job's.
+# Open the gateway's database connections (a warm-up), then count the database and Redis as
+# the gateway's: their CPU is not another job's (each PostgreSQL backend is a process group).
+BENCH_KEY=$KEY BENCH_MODEL=bench/mock-model taskset -c 0 wrk -t1 -c32 -d3s \
+  -s "$HARNESS/post.lua" "http://127.0.0.1:$PORT/api/v1/chat/completions" > /dev/null
 SERVICES=$(ps -o pgid= -C postgres,redis-server | sort -u | tr -d ' ' | tr '\n' ' ')
-cpu_s() { ps -o cputimes= -g "$1" | awk '{s += $1} END {print s + 0}'; }
+services_cpu_s() { ps -o cputimes= -C postgres,redis-server | awk '{s += $1} END {print s + 0}'; }
 requests() { $PY -c "
 from django import setup; import os
 os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'marketplace.settings'); setup()
 from billing.models import Generation; print(Generation.objects.count())"; }
 
 LABEL=direct "$HARNESS/run_bench.sh" http://127.0.0.1:9000 sk-x mock-model
-before=$(requests); pg_before=$(for g in $SERVICES; do cpu_s "$g"; done | paste -sd+ | bc)
+before=$(requests); pg_before=$(services_cpu_s)
 GUARD_PGIDS="$GW $SERVICES" LABEL=switchyard "$HARNESS/run_bench.sh" \
   "http://127.0.0.1:$PORT/api/v1/chat/completions" "$KEY" bench/mock-model
-after=$(requests); pg_after=$(for g in $SERVICES; do cpu_s "$g"; done | paste -sd+ | bc)
+after=$(requests); pg_after=$(services_cpu_s)
 python3 "$HARNESS/summarize.py" "$OUT" --table
 echo "PostgreSQL + Redis CPU per request: $(echo "scale=1; ($pg_after - $pg_before) * 1000000 / ($after - $before)" | bc) µs over $((after - before)) requests"
 
