@@ -8,4 +8,4 @@ COPY . .
 RUN useradd --system --home-dir /app switchyard && mkdir -p var && chown switchyard var
 USER switchyard
 EXPOSE 8000
-CMD ["sh", "-c", "uvicorn marketplace.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-1} --loop uvloop --http httptools --no-access-log --timeout-graceful-shutdown ${DRAIN_TIMEOUT_S:-30}"]
+CMD ["python", "-m", "marketplace.serve", "--host", "0.0.0.0", "--port", "8000"]
