@@ -10,6 +10,8 @@
 #   SCALE=1 bench/run.sh                first grow the database: 1,000 models, 100k keys, 1M
 #                                       generations (bench/seed_scale.py, once)
 #   MEMORY_S=600 bench/run.sh           then 10 minutes at 32 connections, RSS sampled
+#   PEERS=1 bench/run.sh                then Portkey and LiteLLM on the same mock, same table
+#                                       (installed first: ../shared/bench/setup.sh --peers)
 #   HARNESS=... DATABASE_URL=... REDIS_URL=... SCENARIOS="ns_c1" REPEAT=1 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/switchyar
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/9}
 export OUT=${OUT:-$PWD/bench-results/results.jsonl}
 export SCENARIOS=${SCENARIOS:-ns_c1 ns_c32 st_c1 st_c8}
+export LOG_FORMAT=${LOG_FORMAT:-json}  # production's request log lines
 PORT=${PORT:-8090}
 PY=.venv/bin/python
 
@@ -51,6 +54,16 @@ before=$(requests); pg_before=$(services_cpu_s)
 GUARD_PGIDS="$GW $SERVICES" LABEL=switchyard "$HARNESS/run_bench.sh" \
   "http://127.0.0.1:$PORT/api/v1/chat/completions" "$KEY" bench/mock-model
 after=$(requests); pg_after=$(services_cpu_s)
+peers() {  # their own launchers pin them to CPU 1 as well; neither gets our database
+  env -u DATABASE_URL -u REDIS_URL "$HARNESS/peers/start_portkey.sh"
+  HEADERS="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:9000/v1" \
+    LABEL=portkey "$HARNESS/run_bench.sh" http://127.0.0.1:8787 sk-mock-upstream mock-model
+  "$HARNESS/peers/stop_peer.sh" portkey
+  env -u DATABASE_URL -u REDIS_URL "$HARNESS/peers/start_litellm.sh"
+  LABEL=litellm "$HARNESS/run_bench.sh" http://127.0.0.1:4000 sk-bench-master mock-model
+  "$HARNESS/peers/stop_peer.sh" litellm
+}
+[[ -n ${PEERS:-} ]] && { peers || echo "a peer failed to run: see its log under /tmp" >&2; }
 python3 "$HARNESS/summarize.py" "$OUT" --table
 echo "PostgreSQL + Redis CPU per request: $(echo "scale=1; ($pg_after - $pg_before) * 1000000 / ($after - $before)" | bc) µs over $((after - before)) requests"
 
