@@ -48,16 +48,14 @@ async def complete(
     parse: Callable[[bytes], ChatRequest],
     fmt: ClientFormat,
 ) -> None:
-    started_at = time.monotonic()
-    timer = PhaseTimer(started_at)
+    timer = PhaseTimer(time.monotonic())
     principal = await authenticate(gateway.db, api_key_header(scope))
     timer.mark("auth")
     request = parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
     cache = gateway.response_cache
     ttl_s = cache_ttl_wanted(scope, default_s=cache.default_ttl_s, max_s=cache.max_ttl_s)
-    call = await call_create(gateway, principal, request, started_at=started_at)
-    call.timer = timer
+    call = await call_create(gateway, principal, request, timer=timer)
     timer.mark("routing")
     scope[CALL_SCOPE_KEY] = call  # read by proxy.observe once the request is answered
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
@@ -92,13 +90,13 @@ async def complete(
 
 
 async def call_create(
-    gateway: Gateway, principal: Principal, request: ChatRequest, *, started_at: float
+    gateway: Gateway, principal: Principal, request: ChatRequest, *, timer: PhaseTimer
 ) -> Call:
     """The request routed: the user's own provider keys (BYOK) first, then the plan."""
     plan, vitals = await route(gateway, request, user_id=principal.user_id)
     keys = await gateway.byok.keys_of(gateway.db, principal.user_id)
     plan = byok_plan(plan, keys, max_attempts=gateway.max_attempts)
-    call = Call(gateway, principal, request, plan, generation_id_new(), started_at, vitals=vitals)
+    call = Call(gateway, principal, request, plan, generation_id_new(), timer, vitals=vitals)
     call.byok_keys = keys
     return call
 

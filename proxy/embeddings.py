@@ -106,14 +106,12 @@ def _client_body(call: Call, answer: Embeddings, bill_usage: dict[str, Any]) -> 
 
 
 async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-    started_at = time.monotonic()
-    timer = PhaseTimer(started_at)
+    timer = PhaseTimer(time.monotonic())
     principal = await authenticate(gateway.db, api_key_header(scope))
     timer.mark("auth")
     request = embeddings_request_parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold
-    call = await call_create(gateway, principal, request, started_at=started_at)
-    call.timer = timer
+    call = await call_create(gateway, principal, request, timer=timer)
     scope[CALL_SCOPE_KEY] = call  # read by proxy.observe once the request is answered
     call.trace_wanted = trace_wanted(header(scope, TRACE_HEADER))
     timer.mark("routing")

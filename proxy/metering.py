@@ -84,7 +84,7 @@ class Call:
     request: ChatRequest
     plan: RoutePlan
     generation_id: str
-    started_at: float
+    timer: PhaseTimer  # since the request arrived
     vitals: dict[int, Vitals] = field(default_factory=dict)
     outcome: Outcome = field(default_factory=Outcome)
     bill: Bill | None = None  # set once settled
@@ -92,7 +92,6 @@ class Call:
     trace_wanted: bool = False
     byok_keys: ByokKeys = field(default_factory=dict, repr=False)
     cache: CacheSlot | None = None  # only when the request asked for the response cache
-    timer: PhaseTimer = field(init=False)
     lease: Lease | None = None  # held against this process's wallet lease (proxy.leases)
     held_nanos: int = 0
     attempts: tuple[RoutableEndpoint, ...] = field(init=False)
@@ -101,7 +100,10 @@ class Call:
     def __post_init__(self) -> None:
         self.attempts = self.plan.attempts
         self.endpoint = self.attempts[0]
-        self.timer = PhaseTimer(self.started_at)
+
+    @property
+    def started_at(self) -> float:
+        return self.timer.started_at
 
     @property
     def fee_bps(self) -> int:

@@ -14,9 +14,10 @@ UPSTREAM = "upstream"
 
 
 class PhaseTimer:
-    __slots__ = ("_last", "durations")
+    __slots__ = ("_last", "durations", "started_at")
 
     def __init__(self, started_at: float) -> None:
+        self.started_at = started_at
         self._last = started_at
         self.durations: dict[str, float] = {}  # phase -> seconds
 

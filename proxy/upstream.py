@@ -107,10 +107,7 @@ async def fetch_answer(
     """A provider's whole 200 answer (at most `limit` bytes); anything else raises the
     ApiError that says whose fault it was."""
     async with upstream_post(client, request, provider=provider) as response:
-        try:
-            content = await read_capped(response, limit)
-        except TRANSPORT_ERRORS as exc:
-            raise unreachable(provider, exc) from exc
+        content = await read_capped(response, limit)  # a broken body: unreachable, as above
     if response.status != 200:
         raise failure_of(provider, response, content, error_message)
     return content
