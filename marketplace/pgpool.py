@@ -9,9 +9,8 @@ dropped when returned, as psycopg_pool does without a `check`), no minimum size,
 """
 
 import asyncio
-import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
+from types import TracebackType
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -28,13 +27,9 @@ class ConnectionPool:
         self._closed = False
         self._closing: set[asyncio.Task[None]] = set()
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        conn = await self._acquire()
-        try:
-            yield conn
-        finally:
-            self._release(conn)
+    def connection(self) -> "_Checkout":
+        """`async with pool.connection() as conn:` one connection, returned on exit."""
+        return _Checkout(self)
 
     async def _acquire(self) -> psycopg.AsyncConnection:
         while True:
@@ -94,3 +89,29 @@ class ConnectionPool:
         for conn in idle:
             await conn.close()
         self._wake(None)
+
+
+class _Checkout:
+    """A connection borrowed from the pool for one `async with` block. A class rather than an
+    `asynccontextmanager` generator: this runs for every statement, and the generator's
+    machinery cost as much CPU as the pool itself."""
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._conn: psycopg.AsyncConnection | None = None
+
+    async def __aenter__(self) -> psycopg.AsyncConnection:
+        self._conn = await self._pool._acquire()
+        return self._conn
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        self._pool._release(self._conn)
+        self._conn = None

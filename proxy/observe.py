@@ -10,6 +10,7 @@ The log line shows an API key by its display prefix only, never the key.
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from billing.money import format_usd
 from marketplace.log_format import log_fields
@@ -93,20 +94,37 @@ def request_summary(
     )
 
 
+# prometheus_client's `labels()` looks a child up under a lock and checks its label values:
+# done once per label set and kept here (label values are bounded: routes, catalog slugs,
+# statuses; the size cap bounds it anyway).
+_children: dict[tuple[object, ...], Any] = {}
+_MAX_CHILDREN = 10_000
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        if len(_children) >= _MAX_CHILDREN:
+            _children.clear()
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 def _count(summary: RequestSummary) -> None:
     model, provider = summary.model, summary.provider
-    REQUESTS.labels(summary.route, model, provider, str(summary.status)).inc()
-    GATEWAY_OVERHEAD.labels(summary.route).observe(summary.overhead_s)
+    _child(REQUESTS, summary.route, model, provider, str(summary.status)).inc()
+    _child(GATEWAY_OVERHEAD, summary.route).observe(summary.overhead_s)
     if summary.upstream_s is not None:
-        UPSTREAM_LATENCY.labels(model, provider).observe(summary.upstream_s)
+        _child(UPSTREAM_LATENCY, model, provider).observe(summary.upstream_s)
     if summary.streamed and summary.first_token_s is not None:
-        TIME_TO_FIRST_TOKEN.labels(model, provider).observe(summary.first_token_s)
+        _child(TIME_TO_FIRST_TOKEN, model, provider).observe(summary.first_token_s)
     if summary.prompt_tokens:
-        TOKENS.labels(model, provider, "prompt").inc(summary.prompt_tokens)
+        _child(TOKENS, model, provider, "prompt").inc(summary.prompt_tokens)
     if summary.completion_tokens:
-        TOKENS.labels(model, provider, "completion").inc(summary.completion_tokens)
+        _child(TOKENS, model, provider, "completion").inc(summary.completion_tokens)
     if summary.cost_nanos:
-        COST.labels(model, provider).inc(summary.cost_nanos)
+        _child(COST, model, provider).inc(summary.cost_nanos)
 
 
 def _ms(seconds: float | None) -> float | None:

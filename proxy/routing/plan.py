@@ -96,7 +96,10 @@ def _resolve_providers(preferences: ProviderPreferences, catalog: Catalog) -> Pr
             raise InvalidRequest(f"Unknown provider '{name}' in the 'provider' preferences")
         return found
 
-    for name in sorted(preferences.provider_names):
+    names = preferences.provider_names
+    if not names:  # most requests name no provider: nothing to resolve
+        return preferences
+    for name in sorted(names):
         slug(name)
     return ProviderPreferences(
         order=tuple(dict.fromkeys(slug(n) for n in preferences.order)),
@@ -275,8 +278,11 @@ def _strategy(demand: Demand) -> str:
 def route_plan(
     demand: Demand, catalog: Catalog, vitals: Callable[[int], Vitals], *, max_attempts: int
 ) -> RoutePlan:
-    resolved = dataclasses.replace(
-        demand, preferences=_resolve_providers(demand.preferences, catalog)
+    preferences = _resolve_providers(demand.preferences, catalog)
+    resolved = (
+        demand
+        if preferences is demand.preferences
+        else dataclasses.replace(demand, preferences=preferences)
     )
     routes = [_route_model(ref, resolved, catalog, vitals) for ref in resolved.models]
     considered = [c for route in routes for c in route.considered]
