@@ -4,10 +4,11 @@ locked twice per request.
 A gateway process reserves a slice of a wallet for one API key with an ordinary hold (id
 `lease-…`: the same trigger checks the wallet and the key and reserves on both, so a lease can
 never overspend). Requests are then held against the slice in the process's memory
-(proxy/leases.py) and each one settles with a single durable INSERT of its generation, naming
-the lease: no wallet row, no lock shared with other requests. Closing the lease settles its
-hold with the sum of its generations' costs, which writes the usage ledger entry
-(`usage:<lease id>`) and gives the rest of the slice back.
+(proxy/leases.py) and each one settles with a durable INSERT of its generation, naming the
+lease (several requests' rows in one statement under load: proxy/generation_writer.py): no
+wallet row, no lock shared with other requests. Closing the lease settles its hold with the
+sum of its generations' costs, which writes the usage ledger entry (`usage:<lease id>`) and
+gives the rest of the slice back.
 
 Its generations join the daily roll-up (`GenerationDay`) as it settles, not one by one (see
 migration 0010): a busy key's requests would all update one roll-up row, a lock held through
@@ -19,11 +20,12 @@ client has its answer. A process that dies leaves its lease open; once past expi
 would have. A generation is recorded at most once (its id is the primary key).
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from billing.models import Generation, GenerationDay, Hold
 from billing.usage import UsageRecord, _generation_insert
-from marketplace.asyncdb import AsyncDb, db_time
+from marketplace.asyncdb import AsyncDb, Statement, db_time
 
 LEASE_PREFIX = "lease-"
 
@@ -32,12 +34,17 @@ def is_lease(hold_id: str) -> bool:
     return hold_id.startswith(LEASE_PREFIX)
 
 
-async def generation_record(db: AsyncDb, record: UsageRecord) -> bool:
-    """Record a generation served under `record.lease_id`; False if it was recorded already."""
-    assert record.lease_id is not None
-    sql, params = _generation_insert(record)
-    sql = sql.replace(" RETURNING id", " ON CONFLICT (id) DO NOTHING RETURNING id")
-    return await db.fetchone(sql, params) is not None
+def generations_insert_sql(records: Sequence[UsageRecord]) -> Statement:
+    """One INSERT of generations served under leases, returning the ids it recorded (a
+    generation already recorded is skipped: its id is the primary key)."""
+    assert records
+    assert all(record.lease_id is not None for record in records)
+    statements = [_generation_insert(record) for record in records]
+    insert, _ = statements[0]
+    head, _, row = insert.removesuffix(" RETURNING id").partition(" VALUES ")
+    rows = ", ".join([row] * len(records))
+    sql = f"{head} VALUES {rows} ON CONFLICT (id) DO NOTHING RETURNING id"
+    return sql, [param for _, params in statements for param in params]
 
 
 def _charge_of(lease_param: str = "%s") -> str:

@@ -41,6 +41,8 @@ class AsyncDb(Protocol):
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
         """Run statements in one transaction; return each one's first row (None if none).
 
@@ -69,6 +71,14 @@ class PostgresDb:
             except psycopg.errors.IntegrityError as exc:
                 raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
             return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._pool.connection() as conn:
+            try:
+                cursor = await conn.execute(sql, params)
+            except psycopg.errors.IntegrityError as exc:
+                raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
+            return await cursor.fetchall()
 
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
         rows: list[Row | None] = [None] * len(statements)
@@ -99,6 +109,15 @@ def _sqlite_fetch(sql: str, params: Sequence[Any]) -> Row | None:
             raise DatabaseRefusal(str(exc)) from exc
         row: Row | None = cursor.fetchone()
         return row
+
+
+def _sqlite_fetchall(sql: str, params: Sequence[Any]) -> list[Row]:
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(sql, params)
+        except IntegrityError as exc:
+            raise DatabaseRefusal(str(exc)) from exc
+        return list(cursor.fetchall())
 
 
 def _sqlite_transaction(statements: Sequence[Statement]) -> list[Row | None]:
@@ -135,6 +154,9 @@ class DjangoConnectionDb:
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row: Row | None = await sync_to_async(_sqlite_fetch)(sql, params)
         return row
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await sync_to_async(_sqlite_fetchall)(sql, params)
 
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
         return await sync_to_async(_sqlite_transaction)(statements)

@@ -16,6 +16,7 @@ from billing.money import usd_to_nanos
 from marketplace.asyncdb import AsyncDb, asyncdb_create
 from proxy.byok import ByokCache
 from proxy.catalog_cache import CatalogCache
+from proxy.generation_writer import GenerationWriter
 from proxy.health import BreakerPolicy, MemoryHealthStore, health_store_create
 from proxy.health_monitor import HealthMonitor
 from proxy.leases import LeaseBook, LeasePolicy
@@ -68,6 +69,10 @@ class Gateway:
     _prober: "asyncio.Task[None] | None" = None
     _drain_over: "asyncio.Future[None] | None" = None
     _drain_timer: asyncio.TimerHandle | None = None
+    generations: GenerationWriter = field(init=False)  # leased requests' rows, batched
+
+    def __post_init__(self) -> None:
+        self.generations = GenerationWriter(self.db)
 
     def drain_begin(self, *, timeout_s: float) -> None:
         """Refuse new requests from now on; streams still open after `timeout_s` are ended."""
@@ -116,6 +121,7 @@ class Gateway:
             self._prober.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._prober
+        await self.generations.close()
         if self.leases is not None:  # before the database goes: their rest returns now
             await self.leases.close()
         await self.health.close()

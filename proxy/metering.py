@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from billing.leases import generation_record
 from billing.money import (
     Charge,
     Usage,
@@ -250,7 +249,7 @@ class Call:
         assert leases is not None
         charged = 0
         try:
-            await generation_record(self.gateway.db, record)
+            await self.gateway.generations.record(record)
             charged = record.charge.total_nanos
         finally:
             leases.give_back(lease, held_nanos=self.held_nanos, charged_nanos=charged)

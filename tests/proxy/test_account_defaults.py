@@ -72,6 +72,10 @@ class CountingDb:
         self.row = row
         self.queries: list[Sequence[Any]] = []
 
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        row = await self.fetchone(sql, params)
+        return [] if row is None else [row]
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         assert "WHERE user_id = %s" in sql
         self.queries.append(params)

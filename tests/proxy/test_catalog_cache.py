@@ -27,6 +27,10 @@ class VersionDb:
         self.version = 1
         self.checks = 0
 
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        row = await self.fetchone(sql, params)
+        return [] if row is None else [row]
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         assert "catalog_catalogversion" in sql
         self.checks += 1

@@ -244,6 +244,10 @@ class FakeDb:
         self.purchased: dict[int, int] = {}
         self.queries = 0
 
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        row = await self.fetchone(sql, params)
+        return [] if row is None else [row]
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         self.queries += 1
         if "keyratelimit" in sql:
