@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from billing.models import Generation, GenerationDay, Hold
-from billing.usage import UsageRecord, _generation_insert
+from billing.usage import GENERATION_COLUMNS, UsageRecord, generation_values
 from marketplace.asyncdb import AsyncDb, Statement, db_time
 
 LEASE_PREFIX = "lease-"
@@ -34,17 +34,26 @@ def is_lease(hold_id: str) -> bool:
     return hold_id.startswith(LEASE_PREFIX)
 
 
-def generations_insert_sql(records: Sequence[UsageRecord]) -> Statement:
+def generations_insert_sql(records: Sequence[UsageRecord], vendor: str) -> Statement:
     """One INSERT of generations served under leases, returning the ids it recorded (a
-    generation already recorded is skipped: its id is the primary key)."""
+    generation already recorded is skipped: its id is the primary key).
+
+    On PostgreSQL the rows travel as one array per column: the same statement text for any
+    number of rows, so psycopg parses and prepares it once (a VALUES list's text changes with
+    its length, and psycopg does not cache the parsing of statements past 50 parameters)."""
     assert records
     assert all(record.lease_id is not None for record in records)
-    statements = [_generation_insert(record) for record in records]
-    insert, _ = statements[0]
-    head, _, row = insert.removesuffix(" RETURNING id").partition(" VALUES ")
-    rows = ", ".join([row] * len(records))
-    sql = f"{head} VALUES {rows} ON CONFLICT (id) DO NOTHING RETURNING id"
-    return sql, [param for _, params in statements for param in params]
+    table = Generation._meta.db_table
+    columns = ", ".join(name for name, _ in GENERATION_COLUMNS)
+    conflict = "ON CONFLICT (id) DO NOTHING RETURNING id"
+    rows = [generation_values(record) for record in records]
+    if vendor == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in GENERATION_COLUMNS)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}"
+        return sql, [list(column) for column in zip(*rows, strict=True)]
+    row = f"({', '.join(['%s'] * len(GENERATION_COLUMNS))})"
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(rows))} {conflict}"
+    return sql, [value for values in rows for value in values]
 
 
 def _charge_of(lease_param: str = "%s") -> str:

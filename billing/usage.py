@@ -10,6 +10,7 @@ the generation). The rules live in the database (migration 0003); this module on
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from billing.models import Generation, Hold, LedgerEntry, Wallet
 from billing.money import Charge, Usage
@@ -89,18 +90,22 @@ def _hold_close(record: UsageRecord) -> Statement:
     return sql, (record.charge.total_nanos, db_time(record.created_at), record.generation_id)
 
 
-def _generation_insert(record: UsageRecord) -> Statement:
-    columns = (
-        "id, user_id, api_key_id, model_slug, provider_slug, upstream_id, streamed, cancelled, "
-        "finish_reason, native_finish_reason, prompt_tokens, completion_tokens, "
-        "usage_estimated, cost_nanos, provider_cost_nanos, latency_ms, generation_time_ms, "
-        "created_at, is_byok, lease_id"
-    )
-    sql = (
-        f"INSERT INTO {Generation._meta.db_table} ({columns}) "
-        f"VALUES ({', '.join(['%s'] * 20)}) RETURNING id"
-    )
-    params = (
+# A generation row's columns, with their PostgreSQL types (for billing.leases' batch INSERT).
+GENERATION_COLUMNS = (
+    ("id", "varchar"), ("user_id", "bigint"), ("api_key_id", "bigint"),
+    ("model_slug", "varchar"), ("provider_slug", "varchar"), ("upstream_id", "varchar"),
+    ("streamed", "boolean"), ("cancelled", "boolean"), ("finish_reason", "varchar"),
+    ("native_finish_reason", "varchar"), ("prompt_tokens", "integer"),
+    ("completion_tokens", "integer"), ("usage_estimated", "boolean"), ("cost_nanos", "bigint"),
+    ("provider_cost_nanos", "bigint"), ("latency_ms", "integer"),
+    ("generation_time_ms", "integer"), ("created_at", "timestamptz"), ("is_byok", "boolean"),
+    ("lease_id", "varchar"),
+)  # fmt: skip
+
+
+def generation_values(record: UsageRecord) -> tuple[Any, ...]:
+    """The record's generation row, in the order of GENERATION_COLUMNS."""
+    return (
         record.generation_id, record.user_id, record.api_key_id, record.model_slug,
         record.provider_slug, record.upstream_id[:200], record.streamed, record.cancelled,
         record.finish_reason[:32], record.native_finish_reason[:64], record.usage.prompt_tokens,
@@ -108,7 +113,15 @@ def _generation_insert(record: UsageRecord) -> Statement:
         record.charge.provider_cost_nanos, record.latency_ms, record.generation_time_ms,
         db_time(record.created_at), record.is_byok, record.lease_id,
     )  # fmt: skip
-    return sql, params
+
+
+def _generation_insert(record: UsageRecord) -> Statement:
+    columns = ", ".join(name for name, _ in GENERATION_COLUMNS)
+    sql = (
+        f"INSERT INTO {Generation._meta.db_table} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(GENERATION_COLUMNS))}) RETURNING id"
+    )
+    return sql, generation_values(record)
 
 
 def _settle_statement(record: UsageRecord) -> Statement:

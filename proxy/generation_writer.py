@@ -86,6 +86,6 @@ class GenerationWriter:
                 done.set_result(record.generation_id in inserted)
 
     async def _insert(self, records: list[UsageRecord]) -> set[str]:
-        sql, params = generations_insert_sql(records)
+        sql, params = generations_insert_sql(records, self._db.vendor)
         self.statements += 1
         return {row[0] for row in await self._db.fetchall(sql, params)}
