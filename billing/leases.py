@@ -34,20 +34,25 @@ def is_lease(hold_id: str) -> bool:
     return hold_id.startswith(LEASE_PREFIX)
 
 
+# psycopg caches its parsing of a statement's text only up to 50 parameters (20 a row).
+_VALUES_MAX_ROWS = 2
+
+
 def generations_insert_sql(records: Sequence[UsageRecord], vendor: str) -> Statement:
     """One INSERT of generations served under leases, returning the ids it recorded (a
     generation already recorded is skipped: its id is the primary key).
 
-    On PostgreSQL the rows travel as one array per column: the same statement text for any
-    number of rows, so psycopg parses and prepares it once (a VALUES list's text changes with
-    its length, and psycopg does not cache the parsing of statements past 50 parameters)."""
+    A row or two go as a VALUES list. More, on PostgreSQL, go as one array per column: the
+    same statement text for any number of rows, parsed and prepared once by psycopg (a long
+    VALUES list's text changes with its length, and psycopg parses each one anew). The arrays
+    cost more for a single row (0.4 ms at one connection on this machine), hence both."""
     assert records
     assert all(record.lease_id is not None for record in records)
     table = Generation._meta.db_table
     columns = ", ".join(name for name, _ in GENERATION_COLUMNS)
     conflict = "ON CONFLICT (id) DO NOTHING RETURNING id"
     rows = [generation_values(record) for record in records]
-    if vendor == "postgresql":
+    if vendor == "postgresql" and len(rows) > _VALUES_MAX_ROWS:
         arrays = ", ".join(f"%s::{kind}[]" for _, kind in GENERATION_COLUMNS)
         sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}"
         return sql, [list(column) for column in zip(*rows, strict=True)]

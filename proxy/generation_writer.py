@@ -5,9 +5,10 @@ its response waits for that commit: the charge exists before the client has its 
 load, many requests settle at once, and one statement per request made psycopg's per-statement
 work (and PostgreSQL's per-commit work) the largest single cost of a request.
 
-So the rows go through one writer per process: a write that finds no other in flight starts
-at once (no added wait when the gateway is quiet); rows that arrive while one is in flight
-are written together by the next statement, one round trip and one commit for all of them.
+So the rows go through one writer per process: a write that finds no other in flight is sent
+at once by its own request (nothing added when the gateway is quiet); rows that arrive while
+one is in flight are written together by the next statement, one round trip and one commit
+for all of them.
 Each request still learns of its own row's commit before it answers, so crash safety is
 unchanged. If a batch fails, its rows are retried one by one, so that one bad row (or a
 database hiccup) fails only the requests it belongs to.
@@ -39,16 +40,25 @@ class GenerationWriter:
         self.statements = 0  # written so far (for tests and the curious)
 
     async def record(self, record: UsageRecord) -> bool:
-        """Write the generation once it is committed; False if it was recorded already.
+        """Write the generation; True once it is committed, False if it was recorded already.
 
-        Cancelling the caller does not cancel the write: the row is committed anyway.
+        With no write in flight the caller writes its row itself, at once (no task, no loop
+        turn); rows arriving meanwhile are written by a task after it. Callers shield this
+        (metering does): a write cancelled midway may or may not have been committed.
         """
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, done))
-        if not self._writing:
-            self._writing = True
-            self._task = asyncio.ensure_future(self._write_pending())
-        return await done
+        if self._writing:
+            done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._pending.append((record, done))
+            return await done
+        self._writing = True
+        try:
+            inserted = await self._insert([record])
+        finally:
+            if self._pending:  # arrived during this write: the next statement takes them
+                self._task = asyncio.ensure_future(self._write_pending())
+            else:
+                self._writing = False
+        return record.generation_id in inserted
 
     async def close(self) -> None:
         """Wait for the rows being written (the database closes after)."""
