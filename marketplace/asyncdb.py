@@ -188,7 +188,8 @@ def db_datetime(value: object) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _postgres_conninfo() -> str:
+def postgres_conninfo() -> str:
+    """Django's default database as a libpq connection string, for psycopg's own connections."""
     db = settings.DATABASES["default"]
     parts = {
         "host": db.get("HOST"),
@@ -202,5 +203,5 @@ def _postgres_conninfo() -> str:
 
 def asyncdb_create() -> AsyncDb:
     if connection.vendor == "postgresql":
-        return PostgresDb(_postgres_conninfo(), max_size=settings.HOTPATH_DB_POOL_SIZE)
+        return PostgresDb(postgres_conninfo(), max_size=settings.HOTPATH_DB_POOL_SIZE)
     return DjangoConnectionDb()

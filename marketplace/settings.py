@@ -269,6 +269,10 @@ INFERENCE_FEE_BPS = env_int("INFERENCE_FEE_BPS", 0)
 BYOK_ENCRYPTION_KEY = env_str("BYOK_ENCRYPTION_KEY", DEV_BYOK_ENCRYPTION_KEY)
 BYOK_FEE_BPS = env_int("BYOK_FEE_BPS", 500)
 BYOK_CACHE_TTL_S = env_float("BYOK_CACHE_TTL_S", 5.0)
+# Seconds a gateway process reuses an API key's authentication (key, owner, wallet) once read;
+# PostgreSQL notifies every change that matters at once (proxy/key_cache.py), so this is only a
+# backstop. 0 turns the cache off; it is always off on SQLite (no LISTEN/NOTIFY there).
+AUTH_CACHE_TTL_S = env_float("AUTH_CACHE_TTL_S", 10.0)
 CREDIT_PURCHASE_FEE_BPS = env_int("CREDIT_PURCHASE_FEE_BPS", 550)
 CREDIT_PURCHASE_FEE_MIN_USD = env_str("CREDIT_PURCHASE_FEE_MIN_USD", "0.80")
 # Stripe: the API base and Stripe.js come from settings, so development and tests run against

@@ -1,4 +1,8 @@
-"""Account routes of the API: `/credits`, `/generation?id=`, `/key` (OpenRouter's shapes)."""
+"""Account routes of the API: `/credits`, `/generation?id=`, `/key` (OpenRouter's shapes).
+
+Their numbers are read from the database on each request; only the key's identity may come
+from the cache of authentications (none of them shows the principal's `available_nanos`).
+"""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +19,7 @@ from marketplace.keys.models import ApiKey
 from marketplace.keys.periods import period_start
 from proxy.asgi_io import Receive, Scope, Send, header, send_response
 from proxy.auth import KeyUse, authenticate
-from proxy.errors import InvalidRequest, NotFound
+from proxy.errors import InvalidRequest, NotFound, Unauthorized
 from proxy.gateway import Gateway
 
 
@@ -24,7 +28,9 @@ def _usd(nanos: int) -> orjson.Fragment:
 
 
 async def credits(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-    principal = await authenticate(gateway.db, header(scope, b"authorization"))
+    principal = await authenticate(
+        gateway.db, header(scope, b"authorization"), cache=gateway.auth_cache
+    )
     total_credits, total_usage = await credits_totals(gateway.db, user_id=principal.user_id)
     data = {"total_credits": _usd(total_credits), "total_usage": _usd(total_usage)}
     await send_response(send, 200, orjson.dumps({"data": data}))
@@ -81,7 +87,9 @@ def _generation_payload(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 async def generation(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-    principal = await authenticate(gateway.db, header(scope, b"authorization"))
+    principal = await authenticate(
+        gateway.db, header(scope, b"authorization"), cache=gateway.auth_cache
+    )
     ids = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("id")
     if not ids or not ids[0]:
         raise InvalidRequest("The 'id' query parameter is required, e.g. ?id=gen-...")
@@ -108,12 +116,15 @@ def _key_sql() -> str:
 
 async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     # Either kind of key may ask about itself.
-    principal = await authenticate(gateway.db, header(scope, b"authorization"), use=KeyUse.ANY)
+    principal = await authenticate(
+        gateway.db, header(scope, b"authorization"), use=KeyUse.ANY, cache=gateway.auth_cache
+    )
     now = datetime.now(UTC)
     since = [db_time(period_start(reset, now)) for reset in ("daily", "weekly", "monthly")]
     current = db_time(period_start(principal.limit_reset, now))
     row = await gateway.db.fetchone(_key_sql(), (current, *since, principal.api_key_id))
-    assert row is not None  # the key authenticated a moment ago
+    if row is None:  # deleted since its lookup was cached, its notification on the way
+        raise Unauthorized("Invalid API key")
     limit, reset, usage, reserved, period_usage, daily, weekly, monthly, bought, expires = row
     expires_at = db_datetime(expires)
     remaining = None if limit is None else max(limit - period_usage - reserved, 0)

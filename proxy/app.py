@@ -145,6 +145,7 @@ class GatewayApp:
                 if self._gateway is None:
                     self._gateway = gateway_create()
                     self._gateway.start_prober()
+                    self._gateway.start_auth_listener()
                     if self._gateway.leases is not None:
                         self._gateway.leases.start()
         return self._gateway

@@ -1,4 +1,5 @@
-"""Bearer-key authentication for the API: one indexed lookup by the key's keyed hash."""
+"""Bearer-key authentication for the API: one indexed lookup by the key's keyed hash, served
+from the process's cache of lookups when the route passes it (proxy/key_cache.py)."""
 
 import functools
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from marketplace.keys.hashing import api_key_hash, api_key_looks_valid
 from marketplace.keys.models import ApiKey
 from proxy.asgi_io import Scope, header
 from proxy.errors import Forbidden, Unauthorized
+from proxy.key_cache import KeyCache, KeyRecord
+from proxy.metrics import AUTH_LOOKUPS
 
 
 class KeyUse(Enum):
@@ -30,7 +33,8 @@ class Principal:
     user_id: int
     key_prefix: str
     wallet_id: int | None
-    # Balance minus reservations, as read at authentication (the hold re-checks atomically).
+    # Balance minus reservations as read at authentication, which may have been served from
+    # the cache of lookups (proxy/key_cache.py): an estimate, the hold re-checks atomically.
     available_nanos: int
     limit_nanos: int | None
     limit_reset: str
@@ -82,22 +86,17 @@ def _refuse_wrong_use(*, is_management: bool, use: KeyUse) -> None:
         raise Forbidden("This route needs a management key (create one on the dashboard)")
 
 
-async def authenticate(
-    db: AsyncDb, authorization: str | None, *, use: KeyUse = KeyUse.INFERENCE
-) -> Principal:
-    """The key's principal, if the key may be used now for `use` (401 if not at all, 403 if
-    not for this)."""
-    token = bearer_token(authorization)
-    # A malformed key is refused without touching the database.
-    if not api_key_looks_valid(token):
-        raise Unauthorized("Invalid API key")
-    row = await db.fetchone(_lookup_sql(), (api_key_hash(token),))
+_FROM_CACHE = AUTH_LOOKUPS.labels(source="cache")
+_FROM_DATABASE = AUTH_LOOKUPS.labels(source="database")
+
+
+async def _key_lookup(db: AsyncDb, key_hash: str) -> KeyRecord | None:
+    row = await db.fetchone(_lookup_sql(), (key_hash,))
+    _FROM_DATABASE.inc()
     if row is None:
-        raise Unauthorized("Invalid API key")
+        return None
     key_id, user_id, prefix, wallet_id, available, limit, reset, management, disabled, expires = row
-    _refuse_unusable(disabled=bool(disabled), expires_at=db_datetime(expires))
-    _refuse_wrong_use(is_management=bool(management), use=use)
-    return Principal(
+    return KeyRecord(
         api_key_id=key_id,
         user_id=user_id,
         key_prefix=prefix,
@@ -106,4 +105,52 @@ async def authenticate(
         limit_nanos=limit,
         limit_reset=reset,
         is_management=bool(management),
+        disabled=bool(disabled),
+        expires_at=db_datetime(expires),
+    )
+
+
+async def _key_record(db: AsyncDb, key_hash: str, cache: KeyCache | None) -> KeyRecord | None:
+    if cache is None:
+        return await _key_lookup(db, key_hash)
+    cached = cache.get(key_hash)
+    if cached is not None:
+        _FROM_CACHE.inc()
+        return cached
+    epoch = cache.epoch  # before the query: see KeyCache.put
+    record = await _key_lookup(db, key_hash)
+    if record is not None:  # unknown keys are not kept: a new key works at once
+        cache.put(key_hash, record, epoch=epoch)
+    return record
+
+
+async def authenticate(
+    db: AsyncDb,
+    authorization: str | None,
+    *,
+    use: KeyUse = KeyUse.INFERENCE,
+    cache: KeyCache | None = None,
+) -> Principal:
+    """The key's principal, if the key may be used now for `use` (401 if not at all, 403 if
+    not for this). With `cache`, the lookup may come from it; its wallet balance may then be a
+    few seconds old, which is safe (see proxy/key_cache.py)."""
+    token = bearer_token(authorization)
+    # A malformed key is refused without touching the database.
+    if not api_key_looks_valid(token):
+        raise Unauthorized("Invalid API key")
+    record = await _key_record(db, api_key_hash(token), cache)
+    if record is None:
+        raise Unauthorized("Invalid API key")
+    # Checked on every request, cached or not: a key expires while its row is cached.
+    _refuse_unusable(disabled=record.disabled, expires_at=record.expires_at)
+    _refuse_wrong_use(is_management=record.is_management, use=use)
+    return Principal(
+        api_key_id=record.api_key_id,
+        user_id=record.user_id,
+        key_prefix=record.key_prefix,
+        wallet_id=record.wallet_id,
+        available_nanos=record.available_nanos,
+        limit_nanos=record.limit_nanos,
+        limit_reset=record.limit_reset,
+        is_management=record.is_management,
     )

@@ -49,7 +49,7 @@ async def complete(
     fmt: ClientFormat,
 ) -> None:
     timer = PhaseTimer(time.monotonic())
-    principal = await authenticate(gateway.db, api_key_header(scope))
+    principal = await authenticate(gateway.db, api_key_header(scope), cache=gateway.auth_cache)
     timer.mark("auth")
     request = parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold

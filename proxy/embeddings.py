@@ -107,7 +107,7 @@ def _client_body(call: Call, answer: Embeddings, bill_usage: dict[str, Any]) -> 
 
 async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     timer = PhaseTimer(time.monotonic())
-    principal = await authenticate(gateway.db, api_key_header(scope))
+    principal = await authenticate(gateway.db, api_key_header(scope), cache=gateway.auth_cache)
     timer.mark("auth")
     request = embeddings_request_parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold

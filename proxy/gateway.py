@@ -19,6 +19,7 @@ from proxy.catalog_cache import CatalogCache
 from proxy.generation_writer import GenerationWriter
 from proxy.health import BreakerPolicy, MemoryHealthStore, health_store_create
 from proxy.health_monitor import HealthMonitor
+from proxy.key_cache import KeyCache, KeyCacheListener, key_cache_listener_create
 from proxy.leases import LeaseBook, LeasePolicy
 from proxy.probe import probe_due_endpoints
 from proxy.rate_limits import (
@@ -42,6 +43,9 @@ class Gateway:
     db: AsyncDb
     client: UpstreamClient
     catalog: CatalogCache
+    # Serves only while `auth_listener` hears every change of keys, users and wallets.
+    auth_cache: KeyCache = field(default_factory=KeyCache)
+    auth_listener: KeyCacheListener | None = None
     health: HealthMonitor = field(
         default_factory=lambda: HealthMonitor(MemoryHealthStore(policy=BreakerPolicy()))
     )
@@ -114,9 +118,15 @@ class Gateway:
             except Exception:
                 logger.exception("probing endpoints failed")
 
+    def start_auth_listener(self) -> None:
+        if self.auth_listener is not None:
+            self.auth_listener.start()
+
     async def close(self) -> None:
         if self._drain_timer is not None:
             self._drain_timer.cancel()
+        if self.auth_listener is not None:
+            await self.auth_listener.close()
         if self._prober is not None:
             self._prober.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -199,8 +209,11 @@ def lease_book_create(db: AsyncDb) -> LeaseBook | None:
 
 def gateway_create() -> Gateway:
     db = asyncdb_create()
+    auth_cache = KeyCache(ttl_s=settings.AUTH_CACHE_TTL_S)
     return Gateway(
         db=db,
+        auth_cache=auth_cache,
+        auth_listener=key_cache_listener_create(db, auth_cache),
         leases=lease_book_create(db),
         catalog=CatalogCache(db=db, ttl_s=settings.CATALOG_CACHE_TTL_S),
         client=upstream_client_create(),

@@ -267,7 +267,12 @@ def _delete(*, user_id: int, key_hash: str) -> None:
 
 
 async def _manager(gateway: Gateway, scope: Scope) -> Principal:
-    return await authenticate(gateway.db, header(scope, b"authorization"), use=KeyUse.MANAGEMENT)
+    return await authenticate(
+        gateway.db,
+        header(scope, b"authorization"),
+        use=KeyUse.MANAGEMENT,
+        cache=gateway.auth_cache,
+    )
 
 
 def _key_hash(scope: Scope) -> str:
@@ -308,12 +313,15 @@ async def key_patch(gateway: Gateway, scope: Scope, receive: Receive, send: Send
     data = await sync_to_async(_patch)(
         user_id=principal.user_id, key_hash=_key_hash(scope), patch=patch
     )
+    # This process sees its own change at once; the others when PostgreSQL notifies them.
+    gateway.auth_cache.evict_user(principal.user_id)
     await _answer(send, 200, {"data": data})
 
 
 async def key_delete(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     principal = await _manager(gateway, scope)
     await sync_to_async(_delete)(user_id=principal.user_id, key_hash=_key_hash(scope))
+    gateway.auth_cache.evict_user(principal.user_id)  # as in key_patch
     await _answer(send, 200, {"deleted": True})
 
 

@@ -5,7 +5,7 @@ providers are catalog slugs (empty when a request never reached routing), status
 codes. Gauges read from shared state when scraped live in `proxy.metrics_scrape`.
 """
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # Gateway overhead is sub-millisecond when all is well; upstream times run to minutes.
 _OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -48,4 +48,18 @@ RATE_LIMIT_REJECTIONS = Counter(
     "switchyard_rate_limit_rejections",
     "Requests refused with 429 by one of the gateway's rate limits, by limit name",
     ["limit"],
+)
+AUTH_LOOKUPS = Counter(
+    "switchyard_auth_lookups",
+    "API key authentications, by where the key's row was found: cache or database",
+    ["source"],
+)
+AUTH_CACHE_INVALIDATIONS = Counter(
+    "switchyard_auth_cache_invalidations",
+    "Changes of keys, users or wallets notified by PostgreSQL, each dropping cached lookups",
+)
+AUTH_CACHE_LISTENING = Gauge(
+    "switchyard_auth_cache_listening",
+    "1 while this process hears of changes of keys, users and wallets, so may authenticate from "
+    "its cache; 0 while every authentication queries the database",
 )

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from marketplace.asyncdb import _postgres_conninfo
+from marketplace.asyncdb import postgres_conninfo
 from marketplace.pgpool import ConnectionPool
 
 pytestmark = [
@@ -27,7 +27,7 @@ async def backend_pid(pool: ConnectionPool, *, sleep_s: float = 0.0) -> int:
 
 @pytest.fixture
 async def pool():
-    pool = ConnectionPool(_postgres_conninfo(), max_size=2)
+    pool = ConnectionPool(postgres_conninfo(), max_size=2)
     yield pool
     await pool.close()
 
@@ -43,7 +43,7 @@ async def test_never_more_than_max_size_connections_and_every_request_is_served(
 
 async def test_a_dead_connection_fails_its_statement_then_is_replaced(pool):
     dead = await backend_pid(pool)  # now the pool's one idle connection
-    async with await psycopg.AsyncConnection.connect(_postgres_conninfo()) as admin:
+    async with await psycopg.AsyncConnection.connect(postgres_conninfo()) as admin:
         await admin.execute("SELECT pg_terminate_backend(%s)", (dead,))
 
     with pytest.raises(psycopg.OperationalError):
@@ -52,7 +52,7 @@ async def test_a_dead_connection_fails_its_statement_then_is_replaced(pool):
 
 
 async def test_a_cancelled_waiter_does_not_take_a_connection_with_it():
-    pool = ConnectionPool(_postgres_conninfo(), max_size=1)
+    pool = ConnectionPool(postgres_conninfo(), max_size=1)
     try:
         async with pool.connection():
             waiting = asyncio.ensure_future(backend_pid(pool))
