@@ -257,6 +257,9 @@ def _gateway_start_at(
         "HEALTH_PROBE_INTERVAL_S": "3600",
         # Provider keys (BYOK) are stored by the tests just before the requests that use them.
         "BYOK_CACHE_TTL_S": "0",
+        # Keys and balances too: a key changed through the ORM just before a request would race
+        # the change's notification (test_key_cache_live turns the cache on, with a long TTL).
+        "AUTH_CACHE_TTL_S": "0",
         # Stopping a gateway at the end of a test drains it: well within ServerProcess.stop's wait.
         "DRAIN_TIMEOUT_S": "3",
     }
