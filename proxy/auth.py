@@ -96,7 +96,7 @@ async def _key_lookup(db: AsyncDb, key_hash: str) -> KeyRecord | None:
     if row is None:
         return None
     key_id, user_id, prefix, wallet_id, available, limit, reset, management, disabled, expires = row
-    return KeyRecord(
+    principal = Principal(
         api_key_id=key_id,
         user_id=user_id,
         key_prefix=prefix,
@@ -105,9 +105,8 @@ async def _key_lookup(db: AsyncDb, key_hash: str) -> KeyRecord | None:
         limit_nanos=limit,
         limit_reset=reset,
         is_management=bool(management),
-        disabled=bool(disabled),
-        expires_at=db_datetime(expires),
     )
+    return KeyRecord(principal, disabled=bool(disabled), expires_at=db_datetime(expires))
 
 
 async def _key_record(db: AsyncDb, key_hash: str, cache: KeyCache | None) -> KeyRecord | None:
@@ -143,14 +142,5 @@ async def authenticate(
         raise Unauthorized("Invalid API key")
     # Checked on every request, cached or not: a key expires while its row is cached.
     _refuse_unusable(disabled=record.disabled, expires_at=record.expires_at)
-    _refuse_wrong_use(is_management=record.is_management, use=use)
-    return Principal(
-        api_key_id=record.api_key_id,
-        user_id=record.user_id,
-        key_prefix=record.key_prefix,
-        wallet_id=record.wallet_id,
-        available_nanos=record.available_nanos,
-        limit_nanos=record.limit_nanos,
-        limit_reset=record.limit_reset,
-        is_management=record.is_management,
-    )
+    _refuse_wrong_use(is_management=record.principal.is_management, use=use)
+    return record.principal

@@ -36,12 +36,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
 from marketplace.asyncdb import AsyncDb, postgres_conninfo
 from proxy.metrics import AUTH_CACHE_INVALIDATIONS, AUTH_CACHE_LISTENING
+
+if TYPE_CHECKING:  # proxy.auth uses this module
+    from proxy.auth import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +60,16 @@ def listener_application_name() -> str:
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
-    """One row of the authentication lookup: a key that is not revoked, of an active user."""
+    """One row of the authentication lookup (a key that is not revoked, of an active user): the
+    principal a request gets as it is, and what is checked on every use."""
 
-    api_key_id: int
-    user_id: int
-    key_prefix: str
-    wallet_id: int | None
-    available_nanos: int  # the wallet's balance less its reservations, when read
-    limit_nanos: int | None
-    limit_reset: str
-    is_management: bool
+    principal: "Principal"
     disabled: bool
     expires_at: datetime | None
+
+    @property
+    def user_id(self) -> int:
+        return self.principal.user_id
 
 
 @dataclass(frozen=True, slots=True)

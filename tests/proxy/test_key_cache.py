@@ -2,17 +2,16 @@
 listener hears every change, never a row read before an invalidation, bounded, and forgetting a
 user's keys at once."""
 
-import dataclasses
-
 import pytest
 
+from proxy.auth import Principal
 from proxy.key_cache import KeyCache, KeyRecord
 
 ALICE, BOB = 1, 2
 
 
 def record(user_id: int = ALICE, *, key_id: int = 10, available_nanos: int = 1000) -> KeyRecord:
-    return KeyRecord(
+    principal = Principal(
         api_key_id=key_id,
         user_id=user_id,
         key_prefix="sk-sy-v1-abcdef",
@@ -21,9 +20,8 @@ def record(user_id: int = ALICE, *, key_id: int = 10, available_nanos: int = 100
         limit_nanos=None,
         limit_reset="",
         is_management=False,
-        disabled=False,
-        expires_at=None,
     )
+    return KeyRecord(principal, disabled=False, expires_at=None)
 
 
 @pytest.fixture
@@ -154,7 +152,7 @@ def test_a_ttl_of_zero_never_serves():
 
 def test_a_row_read_again_replaces_the_one_kept(cache):
     cache.put("hash-a", record(available_nanos=5), epoch=cache.epoch)
-    fresh = dataclasses.replace(record(), available_nanos=7)
+    fresh = record(available_nanos=7)
 
     cache.put("hash-a", fresh, epoch=cache.epoch)
 

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from marketplace.asyncdb import postgres_conninfo
+from proxy.auth import Principal
 from proxy.key_cache import (
     AUTH_CHANNEL,
     KeyCache,
@@ -29,11 +30,11 @@ ALICE, BOB = 1, 2
 
 
 def record(user_id: int) -> KeyRecord:
-    return KeyRecord(
+    principal = Principal(
         api_key_id=user_id, user_id=user_id, key_prefix="sk-sy-v1-abcdef", wallet_id=user_id,
         available_nanos=1000, limit_nanos=None, limit_reset="", is_management=False,
-        disabled=False, expires_at=None,
     )  # fmt: skip
+    return KeyRecord(principal, disabled=False, expires_at=None)
 
 
 async def eventually(check: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
