@@ -66,19 +66,11 @@ class PostgresDb:
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self._pool.connection() as conn:
-            try:
-                cursor = await conn.execute(sql, params)
-            except psycopg.errors.IntegrityError as exc:
-                raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
-            return await cursor.fetchone()
+            return await (await _execute(conn, sql, params)).fetchone()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._pool.connection() as conn:
-            try:
-                cursor = await conn.execute(sql, params)
-            except psycopg.errors.IntegrityError as exc:
-                raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
-            return await cursor.fetchall()
+            return await (await _execute(conn, sql, params)).fetchall()
 
     async def transaction(self, statements: Sequence[Statement]) -> list[Row | None]:
         rows: list[Row | None] = [None] * len(statements)
@@ -94,29 +86,43 @@ class PostgresDb:
             except _Abort:
                 pass
             except psycopg.errors.IntegrityError as exc:
-                raise DatabaseRefusal(exc.diag.message_primary or str(exc)) from exc
+                raise _refusal(exc) from exc
         return rows
 
     async def close(self) -> None:
         await self._pool.close()
 
 
+async def _execute(
+    conn: psycopg.AsyncConnection[Row], sql: str, params: Sequence[Any]
+) -> psycopg.AsyncCursor[Row]:
+    try:
+        return await conn.execute(sql, params)
+    except psycopg.errors.IntegrityError as exc:
+        raise _refusal(exc) from exc
+
+
+def _refusal(error: psycopg.errors.IntegrityError) -> DatabaseRefusal:
+    return DatabaseRefusal(error.diag.message_primary or str(error))
+
+
+def _sqlite_execute(cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    try:
+        cursor.execute(sql, params)
+    except IntegrityError as exc:
+        raise DatabaseRefusal(str(exc)) from exc
+
+
 def _sqlite_fetch(sql: str, params: Sequence[Any]) -> Row | None:
     with connection.cursor() as cursor:
-        try:
-            cursor.execute(sql, params)
-        except IntegrityError as exc:
-            raise DatabaseRefusal(str(exc)) from exc
+        _sqlite_execute(cursor, sql, params)
         row: Row | None = cursor.fetchone()
         return row
 
 
 def _sqlite_fetchall(sql: str, params: Sequence[Any]) -> list[Row]:
     with connection.cursor() as cursor:
-        try:
-            cursor.execute(sql, params)
-        except IntegrityError as exc:
-            raise DatabaseRefusal(str(exc)) from exc
+        _sqlite_execute(cursor, sql, params)
         return list(cursor.fetchall())
 
 
