@@ -158,7 +158,7 @@ class Call:
         """Reserve the worst-case cost (nothing when `free`: a cached answer), or raise
         InsufficientCredits (402)."""
         if self.principal.wallet_id is None:
-            raise self._refused("insufficient_credits")
+            raise self._refusal("insufficient_credits")
         self.held_nanos = 0 if free else self.hold_amount()
         leases = self.gateway.leases
         if leases is not None:
@@ -178,14 +178,7 @@ class Call:
         try:
             await hold_open(self.gateway.db, request)
         except HoldRefused as refused:
-            raise self._refused(refused.reason) from refused
-
-    def _refused(self, reason: str) -> InsufficientCredits:
-        if reason != "key_limit_exceeded":
-            # The balance this request was sized with may be a cached one: money that came back
-            # without a notification (a hold released) is seen by the user's next request.
-            self.gateway.auth_cache.evict_user(self.principal.user_id)
-        return self._refusal(reason)
+            raise self._refusal(refused.reason) from refused
 
     def _refusal(self, reason: str) -> InsufficientCredits:
         if reason == "key_limit_exceeded":
@@ -196,6 +189,9 @@ class Call:
                 + (f" (it resets {reset})" if reset else ""),
                 metadata={"limit_source": "key_limit"},
             )
+        # The balance this request was sized with may be a cached one: money that came back
+        # without a notification (a hold released) is seen by the user's next request.
+        self.gateway.auth_cache.evict_user(self.principal.user_id)
         affordable = affordable_completion_tokens(
             available_nanos=self.principal.available_nanos,
             prompt_tokens_bound=self.request.prompt_bytes,
