@@ -73,10 +73,11 @@ def _open_streams(
 
 def _refuses_connections(url: str) -> bool:
     """Whether the gateway takes no new request: the connection is refused (the listener is
-    closed) or answered 503 (it arrived in between)."""
+    closed), reset unanswered (accepted just as the listener closed), or answered 503 (it
+    arrived in between)."""
     try:
         response = httpx.get(f"{url}/api/v1/models", timeout=2)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
         return True
     return response.status_code == 503 and response.json()["error"]["code"] == 503
 
