@@ -28,6 +28,7 @@ from tests.live import (
 def pytest_configure(config: pytest.Config) -> None:
     _remove_stale_sqlite_test_files()
     _flush_sqlite_wallets_first()
+    _retry_postgresql_flush_on_deadlock()
     # CI points the suite at real PostgreSQL and Redis; never fall back silently.
     if os.environ.get("SWITCHYARD_REQUIRE_SERVICES"):
         url = os.environ.get("DATABASE_URL", "")
@@ -120,6 +121,34 @@ def _flush_sqlite_wallets_first() -> None:
         return sorted(statements, key=lambda sql: '"billing_wallet"' not in sql)
 
     DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign,assignment]
+
+
+def _retry_postgresql_flush_on_deadlock() -> None:
+    """The flush between transactional tests is one TRUNCATE of every table, taking its locks
+    table by table while a live gateway of the session may still be closing an idle lease (an
+    UPDATE of its hold, then the day roll-up). PostgreSQL breaks that deadlock by failing one
+    of them; when it fails the TRUNCATE, the lease has committed by the time the flush retries."""
+    from django.conf import settings
+
+    if not str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql"):
+        return
+    import django.db.backends.postgresql.base  # noqa: F401  (operations imports it circularly)
+    import psycopg
+    from django.db import OperationalError
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        for attempt in itertools.count(1):
+            try:
+                return original(self, sql_list)
+            except OperationalError as error:
+                deadlock = isinstance(error.__cause__, psycopg.errors.DeadlockDetected)
+                if not deadlock or attempt == 5:
+                    raise
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign,assignment]
 
 
 @pytest.fixture(scope="session")
