@@ -24,7 +24,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from billing.models import Generation, GenerationDay, Hold
-from billing.usage import GENERATION_COLUMNS, UsageRecord, generation_values
+from billing.usage import (
+    GENERATION_COLUMNS,
+    GENERATION_PLACEHOLDERS,
+    UsageRecord,
+    generation_insert_into,
+    generation_values,
+)
 from marketplace.asyncdb import AsyncDb, Statement, db_time
 
 LEASE_PREFIX = "lease-"
@@ -48,17 +54,14 @@ def generations_insert_sql(records: Sequence[UsageRecord], vendor: str) -> State
     cost more for a single row (0.4 ms at one connection on this machine), hence both."""
     assert records
     assert all(record.lease_id is not None for record in records)
-    table = Generation._meta.db_table
-    columns = ", ".join(name for name, _ in GENERATION_COLUMNS)
-    conflict = "ON CONFLICT (id) DO NOTHING RETURNING id"
+    insert, conflict = generation_insert_into(), "ON CONFLICT (id) DO NOTHING RETURNING id"
     rows = [generation_values(record) for record in records]
     if vendor == "postgresql" and len(rows) > _VALUES_MAX_ROWS:
         arrays = ", ".join(f"%s::{kind}[]" for _, kind in GENERATION_COLUMNS)
-        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}"
+        sql = f"{insert} SELECT * FROM unnest({arrays}) {conflict}"
         return sql, [list(column) for column in zip(*rows, strict=True)]
-    row = f"({', '.join(['%s'] * len(GENERATION_COLUMNS))})"
-    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(rows))} {conflict}"
-    return sql, [value for values in rows for value in values]
+    values = ", ".join([f"({GENERATION_PLACEHOLDERS})"] * len(rows))
+    return f"{insert} VALUES {values} {conflict}", [value for row in rows for value in row]
 
 
 def _charge_of(lease_param: str = "%s") -> str:

@@ -115,26 +115,31 @@ def generation_values(record: UsageRecord) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _generation_insert(record: UsageRecord) -> Statement:
+# One generation's values in an INSERT: a row of GENERATION_COLUMNS.
+GENERATION_PLACEHOLDERS = ", ".join(["%s"] * len(GENERATION_COLUMNS))
+
+
+def generation_insert_into() -> str:
+    """`INSERT INTO <the generation table> (<GENERATION_COLUMNS>)`: how every INSERT of
+    generations begins (here, and billing.leases' batches)."""
     columns = ", ".join(name for name, _ in GENERATION_COLUMNS)
-    sql = (
-        f"INSERT INTO {Generation._meta.db_table} ({columns}) "
-        f"VALUES ({', '.join(['%s'] * len(GENERATION_COLUMNS))}) RETURNING id"
-    )
+    return f"INSERT INTO {Generation._meta.db_table} ({columns})"
+
+
+def _generation_insert(record: UsageRecord) -> Statement:
+    sql = f"{generation_insert_into()} VALUES ({GENERATION_PLACEHOLDERS}) RETURNING id"
     return sql, generation_values(record)
 
 
 def _settle_statement(record: UsageRecord) -> Statement:
     """PostgreSQL: both writes in one statement (one round trip, one commit)."""
     hold_sql, hold_params = _hold_close(record)
-    generation_sql, generation_params = _generation_insert(record)
-    columns_and_values = generation_sql.removesuffix(" RETURNING id")
-    insert_from_hold = columns_and_values.replace(" VALUES (", " SELECT ", 1).removesuffix(")")
     sql = (
-        f"WITH closed AS ({hold_sql}) {insert_from_hold} FROM closed "
+        f"WITH closed AS ({hold_sql}) "
+        f"{generation_insert_into()} SELECT {GENERATION_PLACEHOLDERS} FROM closed "
         "RETURNING (SELECT amount_nanos FROM closed)"
     )
-    return sql, (*hold_params, *generation_params)
+    return sql, (*hold_params, *generation_values(record))
 
 
 async def usage_settle(db: AsyncDb, record: UsageRecord) -> bool:
