@@ -18,7 +18,7 @@ from marketplace.asyncdb import db_datetime, db_time
 from marketplace.keys.models import ApiKey
 from marketplace.keys.periods import period_start
 from proxy.asgi_io import Receive, Scope, Send, header, send_response
-from proxy.auth import KeyUse, authenticate
+from proxy.auth import KeyUse
 from proxy.errors import InvalidRequest, NotFound, Unauthorized
 from proxy.gateway import Gateway
 
@@ -28,9 +28,7 @@ def _usd(nanos: int) -> orjson.Fragment:
 
 
 async def credits(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-    principal = await authenticate(
-        gateway.db, header(scope, b"authorization"), cache=gateway.auth_cache
-    )
+    principal = await gateway.authenticate(header(scope, b"authorization"))
     total_credits, total_usage = await credits_totals(gateway.db, user_id=principal.user_id)
     data = {"total_credits": _usd(total_credits), "total_usage": _usd(total_usage)}
     await send_response(send, 200, orjson.dumps({"data": data}))
@@ -87,9 +85,7 @@ def _generation_payload(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 async def generation(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-    principal = await authenticate(
-        gateway.db, header(scope, b"authorization"), cache=gateway.auth_cache
-    )
+    principal = await gateway.authenticate(header(scope, b"authorization"))
     ids = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("id")
     if not ids or not ids[0]:
         raise InvalidRequest("The 'id' query parameter is required, e.g. ?id=gen-...")
@@ -116,9 +112,7 @@ def _key_sql() -> str:
 
 async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     # Either kind of key may ask about itself.
-    principal = await authenticate(
-        gateway.db, header(scope, b"authorization"), use=KeyUse.ANY, cache=gateway.auth_cache
-    )
+    principal = await gateway.authenticate(header(scope, b"authorization"), use=KeyUse.ANY)
     now = datetime.now(UTC)
     since = [db_time(period_start(reset, now)) for reset in ("daily", "weekly", "monthly")]
     current = db_time(period_start(principal.limit_reset, now))

@@ -1,5 +1,6 @@
 """Bearer-key authentication for the API: one indexed lookup by the key's keyed hash, served
-from the process's cache of lookups when the route passes it (proxy/key_cache.py)."""
+from the process's cache of lookups when given one (routes authenticate through the gateway's:
+`Gateway.authenticate`, proxy/key_cache.py)."""
 
 import functools
 from dataclasses import dataclass

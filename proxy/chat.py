@@ -12,7 +12,7 @@ from typing import Any
 from catalog.selectors import RoutableEndpoint
 from proxy.account_defaults import preferences_with_defaults, routing_defaults
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
-from proxy.auth import Principal, api_key_header, authenticate
+from proxy.auth import Principal, api_key_header
 from proxy.byok import byok_plan
 from proxy.chat_request import ChatRequest, chat_request_parse
 from proxy.client_formats import ChatFormat, ClientFormat
@@ -49,7 +49,7 @@ async def complete(
     fmt: ClientFormat,
 ) -> None:
     timer = PhaseTimer(time.monotonic())
-    principal = await authenticate(gateway.db, api_key_header(scope), cache=gateway.auth_cache)
+    principal = await gateway.authenticate(api_key_header(scope))
     timer.mark("auth")
     request = parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold

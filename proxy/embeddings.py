@@ -8,7 +8,7 @@ import orjson
 
 from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_response
-from proxy.auth import api_key_header, authenticate
+from proxy.auth import api_key_header
 from proxy.chat import call_create
 from proxy.chat_request import GATEWAY_FIELDS, ChatRequest, json_object_parse, tokens_estimate
 from proxy.client_formats import usage_payload
@@ -107,7 +107,7 @@ def _client_body(call: Call, answer: Embeddings, bill_usage: dict[str, Any]) -> 
 
 async def embeddings(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     timer = PhaseTimer(time.monotonic())
-    principal = await authenticate(gateway.db, api_key_header(scope), cache=gateway.auth_cache)
+    principal = await gateway.authenticate(api_key_header(scope))
     timer.mark("auth")
     request = embeddings_request_parse(await read_body(receive, limit=gateway.body_limit))
     await gateway.rate_limits.admit(gateway.db, principal, request)  # before any hold

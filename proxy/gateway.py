@@ -14,6 +14,7 @@ from django.conf import settings
 
 from billing.money import usd_to_nanos
 from marketplace.asyncdb import AsyncDb, asyncdb_create
+from proxy.auth import KeyUse, Principal, authenticate
 from proxy.byok import ByokCache
 from proxy.catalog_cache import CatalogCache
 from proxy.generation_writer import GenerationWriter
@@ -117,6 +118,12 @@ class Gateway:
                 )
             except Exception:
                 logger.exception("probing endpoints failed")
+
+    async def authenticate(
+        self, authorization: str | None, *, use: KeyUse = KeyUse.INFERENCE
+    ) -> Principal:
+        """The key's principal (proxy.auth), looked up through this process's key cache."""
+        return await authenticate(self.db, authorization, use=use, cache=self.auth_cache)
 
     def start_auth_listener(self) -> None:
         if self.auth_listener is not None:

@@ -30,7 +30,7 @@ from marketplace.keys.services import (
     api_key_update,
 )
 from proxy.asgi_io import Receive, Scope, Send, header, read_body, send_response
-from proxy.auth import KeyUse, Principal, authenticate
+from proxy.auth import KeyUse, Principal
 from proxy.errors import InvalidRequest, MethodNotAllowed, NotFound
 from proxy.gateway import Gateway
 
@@ -267,12 +267,7 @@ def _delete(*, user_id: int, key_hash: str) -> None:
 
 
 async def _manager(gateway: Gateway, scope: Scope) -> Principal:
-    return await authenticate(
-        gateway.db,
-        header(scope, b"authorization"),
-        use=KeyUse.MANAGEMENT,
-        cache=gateway.auth_cache,
-    )
+    return await gateway.authenticate(header(scope, b"authorization"), use=KeyUse.MANAGEMENT)
 
 
 def _key_hash(scope: Scope) -> str:
