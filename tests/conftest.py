@@ -7,7 +7,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +14,11 @@ import redis
 from django.test import override_settings
 from pytest_django import DjangoDbBlocker
 
+from tests.database_housekeeping import (
+    flush_sqlite_wallets_first,
+    remove_stale_sqlite_test_files,
+    retry_postgresql_flush_on_deadlock,
+)
 from tests.live import (
     TEST_WEBHOOK_SECRET,
     ServerProcess,
@@ -26,9 +30,9 @@ from tests.live import (
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _remove_stale_sqlite_test_files()
-    _flush_sqlite_wallets_first()
-    _retry_postgresql_flush_on_deadlock()
+    remove_stale_sqlite_test_files()
+    flush_sqlite_wallets_first()
+    retry_postgresql_flush_on_deadlock()
     # CI points the suite at real PostgreSQL and Redis; never fall back silently.
     if os.environ.get("SWITCHYARD_REQUIRE_SERVICES"):
         url = os.environ.get("DATABASE_URL", "")
@@ -38,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    _remove_stale_sqlite_test_files()
+    remove_stale_sqlite_test_files()
     _remove_test_health_keys()
 
 
@@ -89,66 +93,6 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
         keys = list(client.scan_iter(match=f"{prefix}:*"))
         if keys:
             client.delete(*keys)
-
-
-def _remove_stale_sqlite_test_files() -> None:
-    # Django deletes an old SQLite test database but not its WAL files, which a new database
-    # of the same name would replay (and which would pile up in var/).
-    from django.conf import settings
-
-    database: dict[str, Any] = settings.DATABASES["default"]
-    test_name = database.get("TEST", {}).get("NAME")
-    if database["ENGINE"].endswith("sqlite3") and test_name:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{test_name}{suffix}").unlink(missing_ok=True)
-
-
-def _flush_sqlite_wallets_first() -> None:
-    """On SQLite the ledger refuses to lose an entry while its wallet exists (it has no
-    TRUNCATE), so the flush between transactional tests must empty the wallets first.
-    Django orders its DELETEs by a set's iteration order, which varies from run to run."""
-    from django.conf import settings
-
-    if not str(settings.DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
-        return
-    import django.db.backends.sqlite3.base  # noqa: F401  (operations imports it circularly)
-    from django.db.backends.sqlite3.operations import DatabaseOperations
-
-    original = DatabaseOperations.sql_flush
-
-    def sql_flush(self: DatabaseOperations, *args: Any, **kwargs: Any) -> list[str]:
-        statements: list[str] = original(self, *args, **kwargs)
-        return sorted(statements, key=lambda sql: '"billing_wallet"' not in sql)
-
-    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign,assignment]
-
-
-def _retry_postgresql_flush_on_deadlock() -> None:
-    """The flush between transactional tests is one TRUNCATE of every table, taking its locks
-    table by table while a live gateway of the session may still be closing an idle lease (an
-    UPDATE of its hold, then the day roll-up). PostgreSQL breaks that deadlock by failing one
-    of them; when it fails the TRUNCATE, the lease has committed by the time the flush retries."""
-    from django.conf import settings
-
-    if not str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql"):
-        return
-    import django.db.backends.postgresql.base  # noqa: F401  (operations imports it circularly)
-    import psycopg
-    from django.db import OperationalError
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    original = DatabaseOperations.execute_sql_flush
-
-    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
-        for attempt in itertools.count(1):
-            try:
-                return original(self, sql_list)
-            except OperationalError as error:
-                deadlock = isinstance(error.__cause__, psycopg.errors.DeadlockDetected)
-                if not deadlock or attempt == 5:
-                    raise
-
-    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign,assignment]
 
 
 @pytest.fixture(scope="session")
