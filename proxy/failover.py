@@ -10,6 +10,7 @@ sent to the client before the first answer, so a failed attempt costs the client
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 
 from catalog.selectors import RoutableEndpoint
 from proxy.errors import ApiError, ProvidersRateLimited, UpstreamError, UpstreamRejected
@@ -44,28 +45,33 @@ async def first_answer[T](
 ) -> T:
     """The first endpoint's answer that `start` accepts; `call.endpoint` is left on it."""
     failures: list[UpstreamError] = []
-    async for endpoint in _endpoints_to_try(call):
-        call.endpoint, call.outcome = endpoint, Outcome()
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(timeout_s):
-                answer = await _started(call, endpoint, start)
-        except UpstreamRejected as rejected:
-            call.trace.append(_attempt(endpoint, started, rejected.status, rejected.message))
-            raise
-        except TimeoutError:
-            failure = _timeout_error(endpoint, timeout_s)
-        except UpstreamError as error:
-            failure = error
-        else:
-            call.trace.append(_attempt(endpoint, started, 200, None))
-            return answer
-        call.trace.append(_attempt(endpoint, started, failure.provider_status, failure.message))
-        if not endpoint.byok:  # a user's own key failing says nothing of the shared endpoint
-            call.gateway.health.failure(
-                endpoint, siblings=call.siblings_of(endpoint), retry_after_s=failure.retry_after_s
-            )
-        failures.append(failure)
+    # Closed here, not left to the garbage collector, which closes an async generator from a
+    # task of its own (a loop wake-up and a task on every request).
+    async with aclosing(_endpoints_to_try(call)) as endpoints:
+        async for endpoint in endpoints:
+            call.endpoint, call.outcome = endpoint, Outcome()
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(timeout_s):
+                    answer = await _started(call, endpoint, start)
+            except UpstreamRejected as rejected:
+                call.trace.append(_attempt(endpoint, started, rejected.status, rejected.message))
+                raise
+            except TimeoutError:
+                failure = _timeout_error(endpoint, timeout_s)
+            except UpstreamError as error:
+                failure = error
+            else:
+                call.trace.append(_attempt(endpoint, started, 200, None))
+                return answer
+            call.trace.append(_attempt(endpoint, started, failure.provider_status, failure.message))
+            if not endpoint.byok:  # a user's own key failing says nothing of the shared endpoint
+                call.gateway.health.failure(
+                    endpoint,
+                    siblings=call.siblings_of(endpoint),
+                    retry_after_s=failure.retry_after_s,
+                )
+            failures.append(failure)
     raise _all_failed(call, failures)
 
 
