@@ -7,7 +7,7 @@ the blank line that ends it; comments (`:`) and other fields are skipped. Lines 
 providers omit the last blank line.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from proxy.providers.base import ProviderFormatError
 
@@ -69,7 +69,7 @@ class SseParser:
         return None
 
 
-async def sse_data(chunks: AsyncIterator[bytes], *, line_limit: int) -> AsyncIterator[bytes]:
+async def sse_data(chunks: AsyncIterator[bytes], *, line_limit: int) -> AsyncGenerator[bytes, None]:
     """The data of each event of a stream. A line longer than `line_limit` bytes fails the
     stream rather than filling memory."""
     parser = SseParser(line_limit=line_limit)

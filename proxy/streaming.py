@@ -150,7 +150,10 @@ async def _open_stream(call: Call, endpoint: RoutableEndpoint) -> _OpenStream:
         response = await closing.enter_async_context(_open_upstream(call, endpoint))
         meter = StreamMeter(call, adapter_for(endpoint).stream_translator())
         data = sse_data(body_chunks(response), line_limit=call.gateway.upstream_body_limit)
+        closing.push_async_callback(data.aclose)
         chunks = _canonical_chunks(meter, data)
+        # Both generators closed here (the last first), none left to the garbage collector,
+        # which closes one from a task of its own (a loop wake-up and a task each time).
         closing.push_async_callback(chunks.aclose)
         return _OpenStream(meter, chunks, await _first_chunk(meter, chunks), closing)
     except BaseException:
