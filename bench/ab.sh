@@ -39,6 +39,7 @@ cleanup() {
   git worktree remove --force "$BASE_DIR"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT  # stopped: still cleaned up
 for port in 8091 8090; do
   until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
 done

@@ -11,7 +11,7 @@
 #                                       generations (bench/seed_scale.py, once)
 #   MEMORY_S=600 bench/run.sh           then 10 minutes at 32 connections, RSS sampled
 #   PEERS=1 bench/run.sh                then Portkey and LiteLLM on the same mock, same table
-#                                       (installed first: ../shared/bench/setup.sh --peers)
+#                                       (installed by the harness's setup.sh --peers, here)
 #   HARNESS=... DATABASE_URL=... REDIS_URL=... SCENARIOS="ns_c1" REPEAT=1 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ export LOG_FORMAT=${LOG_FORMAT:-json}  # production's request log lines
 PORT=${PORT:-8090}
 PY=.venv/bin/python
 
-"$HARNESS/setup.sh"
+"$HARNESS/setup.sh" ${PEERS:+--peers}
 if [[ $DATABASE_URL == postgres://*/switchyard_bench* ]]; then
   psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE ${DATABASE_URL##*/}" 2>/dev/null || true
 fi
@@ -36,6 +36,7 @@ KEY=$($PY bench/prepare.py http://127.0.0.1:9000/v1 | tail -n1)
 setsid taskset -c 1 $PY -m marketplace.serve --port "$PORT" > bench-results/gateway.log 2>&1 &
 GW=$!
 trap 'kill -- -$GW 2>/dev/null || true; "$HARNESS/peers/stop_peer.sh" mock || true' EXIT
+trap 'exit 143' TERM INT  # stopped (a timeout, ^C): still through the EXIT trap, no gateway left
 until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.2; done
 
 # Open the gateway's database connections (a warm-up), then count the database and Redis as
