@@ -9,7 +9,7 @@ sent to the client before the first answer, so a failed attempt costs the client
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 
 from catalog.selectors import RoutableEndpoint
@@ -19,7 +19,7 @@ from proxy.response_cache.keys import STATUS_HEADER
 from proxy.routing.trace import Attempt
 
 
-async def _endpoints_to_try(call: Call) -> AsyncIterator[RoutableEndpoint]:
+async def _endpoints_to_try(call: Call) -> AsyncGenerator[RoutableEndpoint, None]:
     """The plan's attempts in order. An endpoint back from a cooldown is tried in its place
     only by the one request that wins its trial; for everyone else it waits at the end."""
     deferred: list[RoutableEndpoint] = []

@@ -33,11 +33,13 @@ def account(live_catalog, make_account):
 async def test_a_completion_closes_its_async_generators(account, stream):
     left: list[str] = []
     hooks = sys.get_asyncgen_hooks()  # the running loop's
+    assert hooks.finalizer is not None
+    loop_finalizer = hooks.finalizer
 
     def finalizer(agen):
         if agen.ag_code.co_filename.startswith(PROXY_DIR):
             left.append(agen.ag_code.co_qualname)
-        hooks.finalizer(agen)
+        loop_finalizer(agen)
 
     sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=finalizer)
     app = GatewayApp(fallback=_no_fallback)
