@@ -117,11 +117,7 @@ async def _key_record(db: AsyncDb, key_hash: str, cache: KeyCache | None) -> Key
     if cached is not None:
         _FROM_CACHE.inc()
         return cached
-    epoch = cache.epoch  # before the query: see KeyCache.put
-    record = await _key_lookup(db, key_hash)
-    if record is not None:  # unknown keys are not kept: a new key works at once
-        cache.put(key_hash, record, epoch=epoch)
-    return record
+    return await cache.lookup(key_hash, lambda: _key_lookup(db, key_hash))
 
 
 async def authenticate(

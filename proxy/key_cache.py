@@ -21,6 +21,9 @@ read, by key hash, for at most AUTH_CACHE_TTL_S. What keeps that safe:
 - While the listener is not connected (not yet, or after an error) changes go unheard: the
   cache is emptied and keeps nothing, so every request queries, until LISTEN is established
   again; lookups begun before then are not kept either (the epoch again).
+- Requests that miss the same key at once share one lookup (`lookup`): a busy key's entry
+  expiring would otherwise send a query per waiting request. A request joins a lookup only if
+  nothing was invalidated since it began (the epoch again), and only while the cache serves.
 - Unknown keys are not cached: a key created a moment ago works at once. A key's expiry and
   what the route lets it do are checked on every request, against the cached row.
 
@@ -33,7 +36,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -101,6 +104,8 @@ class KeyCache:
         self._hashes_of: dict[int, set[str]] = {}  # user id -> hashes of the user's entries
         self.epoch = 0  # raised by every invalidation
         self.serving = False
+        # Key hash -> the lookup in flight for it, and the epoch it began at.
+        self._lookups: dict[str, tuple[int, asyncio.Future[KeyRecord | None]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -113,6 +118,26 @@ class KeyCache:
             return entry.record
         self._drop(key_hash)
         return None
+
+    async def lookup(
+        self, key_hash: str, fetch: Callable[[], Awaitable[KeyRecord | None]]
+    ) -> KeyRecord | None:
+        """A missed key's row, from `fetch()` (kept when it may be), or from the same lookup
+        another request began for it under the current epoch."""
+        pending = self._lookups.get(key_hash)
+        if self.serving and pending is not None and pending[0] == self.epoch:
+            return await asyncio.shield(pending[1])  # one caller gone must not fail the rest
+        epoch = self.epoch  # before the query: see put()
+        fetching = asyncio.ensure_future(fetch())
+        self._lookups[key_hash] = (epoch, fetching)
+        try:
+            record = await asyncio.shield(fetching)
+        finally:
+            if self._lookups.get(key_hash, (0, None))[1] is fetching:
+                del self._lookups[key_hash]
+        if record is not None:  # unknown keys are not kept: a new key works at once
+            self.put(key_hash, record, epoch=epoch)
+        return record
 
     def put(self, key_hash: str, record: KeyRecord, *, epoch: int) -> None:
         """Keep `record`, read by a lookup that began at `epoch`, unless something was

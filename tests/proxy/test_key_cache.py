@@ -2,6 +2,8 @@
 listener hears every change, never a row read before an invalidation, bounded, and forgetting a
 user's keys at once."""
 
+import asyncio
+
 import pytest
 
 from proxy.auth import Principal
@@ -158,3 +160,64 @@ def test_a_row_read_again_replaces_the_one_kept(cache):
 
     assert cache.get("hash-a") == fresh
     assert len(cache) == 1
+
+
+class Lookups:
+    """A key lookup that waits until released, counting how often it ran."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.released = asyncio.Event()
+
+    async def fetch(self) -> KeyRecord:
+        self.count += 1
+        await self.released.wait()
+        return record()
+
+
+async def started(cache: KeyCache, lookups: Lookups) -> "asyncio.Future[KeyRecord | None]":
+    lookup = asyncio.ensure_future(cache.lookup("h", lookups.fetch))
+    await asyncio.sleep(0)  # under way
+    return lookup
+
+
+async def test_requests_missing_a_key_at_once_share_one_lookup(cache):
+    lookups = Lookups()
+    waiting = [await started(cache, lookups) for _ in range(5)]
+    lookups.released.set()
+
+    assert await asyncio.gather(*waiting) == [record()] * 5
+    assert lookups.count == 1
+    assert cache.get("h") == record()
+
+
+async def test_a_request_after_an_invalidation_does_not_join_a_lookup_begun_before(cache):
+    lookups = Lookups()
+    before = await started(cache, lookups)
+    cache.evict_user(ALICE)
+    after = await started(cache, lookups)
+    lookups.released.set()
+    await asyncio.gather(before, after)
+
+    assert lookups.count == 2
+    assert cache.get("h") == record()  # the row read after the invalidation is kept
+
+
+async def test_a_request_gone_does_not_fail_the_others_waiting_on_its_lookup(cache):
+    lookups = Lookups()
+    first, second = await started(cache, lookups), await started(cache, lookups)
+    first.cancel()
+    lookups.released.set()
+
+    assert await second == record()
+    assert lookups.count == 1
+
+
+async def test_while_the_cache_does_not_serve_every_request_looks_up_for_itself(cache):
+    cache.suspend()
+    lookups = Lookups()
+    waiting = [await started(cache, lookups) for _ in range(3)]
+    lookups.released.set()
+    await asyncio.gather(*waiting)
+
+    assert lookups.count == 3
