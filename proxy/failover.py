@@ -83,11 +83,15 @@ async def _started[T](
     try:
         return await start(endpoint)
     except ApiError as error:
-        key = call.upstream_of(endpoint).api_key
-        if key:
-            error.message = error.message.replace(key, "[redacted]")
-            error.args = (error.message,)
+        error.message = key_redacted(call, endpoint, error.message)
+        error.args = (error.message,)
         raise
+
+
+def key_redacted(call: Call, endpoint: RoutableEndpoint, text: str) -> str:
+    """`text` without the key `endpoint` is called with: a provider's message may quote it."""
+    key = call.upstream_of(endpoint).api_key
+    return text.replace(key, "[redacted]") if key else text
 
 
 def _attempt(

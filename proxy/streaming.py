@@ -22,7 +22,7 @@ from catalog.selectors import RoutableEndpoint
 from proxy.asgi_io import Receive, Send, end_stream, send_chunk, start_stream
 from proxy.client_formats import ClientFormat
 from proxy.errors import ApiError, ShuttingDown, UpstreamError, UpstreamTimeout
-from proxy.failover import answer_headers, first_answer, record_answer_health
+from proxy.failover import answer_headers, first_answer, key_redacted, record_answer_health
 from proxy.metering import Call
 from proxy.providers import adapter_for
 from proxy.providers.base import Json, ProviderFormatError, StreamTranslator
@@ -218,6 +218,8 @@ class _Client:
         await send_chunk(self.send, KEEPALIVE_EVENT)
 
     async def fail(self, message: str, created: int) -> None:
+        # After the first chunk, a provider's own words (an error event) may still quote its key.
+        message = key_redacted(self.call, self.call.endpoint, message)
         await send_chunk(self.send, self.fmt.stream_error(self.call, message, created))
         await end_stream(self.send)
 
