@@ -5,7 +5,8 @@
 # next, so only the ratios of adjacent runs mean anything; the medians of those are printed.
 #
 #   bench/ab.sh BASE_REF [PAIRS] [SECONDS]     e.g. bench/ab.sh HEAD~1 8 3
-#   CONNECTIONS="1 32" bench/ab.sh main        (non-streaming; default "1 32")
+#   CONNECTIONS="1 32 s1 s8" bench/ab.sh main  (N: non-streaming at N connections, the default
+#                                              "1 32"; sN: N streams, TTFB instead of p50)
 #
 # Needs what bench/run.sh sets up first (the database switchyard_bench, the harness). Ratios
 # are "new / base": req/s above 1 and p50 or CPU per request below 1 are better.
@@ -45,19 +46,34 @@ for port in 8091 8090; do
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# One run: "req/s p50_ms cpu_ms_per_request" of the gateway on PORT (process PID).
+# One run of the gateway on PORT (process PID): "rate latency_ms cpu_ms_per_request". Non-
+# streaming (N: wrk, N connections): req/s and p50. Streaming (sN: the harness's pyload, N
+# streams of 23 events): streams/s and time to first event, p50.
 run() {
-  local port=$1 pid=$2 connections=$3 before after json
+  local port=$1 pid=$2 connections=$3 url before after json latency
+  url="http://127.0.0.1:$port/api/v1/chat/completions"
   before=$(cpu_ticks "$pid")
-  json=$(BENCH_KEY=$KEY BENCH_MODEL=bench/mock-model taskset -c 0 wrk -t1 -c"$connections" \
-    -d"${SECS}s" -s "$HARNESS/post.lua" "http://127.0.0.1:$port/api/v1/chat/completions" \
-    | sed -n 's/^WRK_JSON //p')
+  if [[ $connections == s* ]]; then
+    json=$(taskset -c 0 python3 "$HARNESS/pyload.py" "$url" --key "$KEY" \
+      --model bench/mock-model --stream -c "${connections#s}" -d "$SECS" \
+      | sed -n 's/^PYLOAD_JSON //p')
+    latency=ttfb_p50_ms
+  else
+    json=$(BENCH_KEY=$KEY BENCH_MODEL=bench/mock-model taskset -c 0 wrk -t1 -c"$connections" \
+      -d"${SECS}s" -s "$HARNESS/post.lua" "$url" | sed -n 's/^WRK_JSON //p')
+    latency=p50_ms
+  fi
   after=$(cpu_ticks "$pid")
   python3 -c "import json, sys; r = json.loads(sys.argv[1]); t = int(sys.argv[2]);
-print(r['rps'], r['p50_ms'], round(t * 10 / max(r['requests'], 1), 3))" "$json" $((after - before))
+print(r['rps'], r[sys.argv[3]], round(t * 10 / max(r['requests'], 1), 3))" \
+    "$json" $((after - before)) "$latency"
 }
 
 for connections in $CONNECTIONS; do
+  label=c$connections units="req/s, p50 ms, CPU ms per request"
+  if [[ $connections == s* ]]; then
+    label=$connections units="streams/s, TTFB p50 ms, CPU ms per stream"
+  fi
   run 8091 "$BASE_PID" "$connections" > /dev/null  # warm-up: connections, caches
   run 8090 "$NEW_PID" "$connections" > /dev/null
   ratios=()
@@ -68,13 +84,14 @@ for connections in $CONNECTIONS; do
       new=$(run 8090 "$NEW_PID" "$connections"); base=$(run 8091 "$BASE_PID" "$connections")
     fi
     ratios+=("$base $new")
-    echo "c$connections pair $pair: base $base | new $new (req/s, p50 ms, CPU ms per request)"
+    echo "$label pair $pair: base $base | new $new ($units)"
   done
   printf '%s\n' "${ratios[@]}" | python3 -c "
 import statistics, sys
 pairs = [list(map(float, line.split())) for line in sys.stdin]
 ratio = lambda i: statistics.median(new[i] / base[i] for base, new in
                                     ((p[:3], p[3:]) for p in pairs))
-print(f'c$connections new/base, median of {len(pairs)} pairs: req/s ×{ratio(0):.3f}, '
-      f'p50 ×{ratio(1):.3f}, CPU per request ×{ratio(2):.3f}')"
+rate, latency, cpu = '$units'.split(', ')
+print(f'$label new/base, median of {len(pairs)} pairs: {rate} ×{ratio(0):.3f}, '
+      f'{latency} ×{ratio(1):.3f}, {cpu} ×{ratio(2):.3f}')"
 done
