@@ -19,7 +19,7 @@ from proxy.client_formats import ChatFormat, ClientFormat
 from proxy.errors import ApiError, UpstreamError, UpstreamTimeout
 from proxy.failover import answer_headers, first_answer, record_answer_health
 from proxy.gateway import Gateway
-from proxy.metering import Bill, Call, generation_id_new
+from proxy.metering import Call, generation_id_new
 from proxy.observe import CALL_SCOPE_KEY
 from proxy.providers import adapter_for
 from proxy.providers.base import ProviderFormatError
@@ -189,20 +189,10 @@ async def _relay_completion(call: Call, send: Send, fmt: ClientFormat) -> None:
     outcome.usage = usage_from(payload)
     outcome.native_finish_reason = choices[0].get("native_finish_reason") if choices else None
     outcome.upstream_id = str(payload.get("id", ""))
-    body = b""
-
-    def answer_prepare(bill: Bill) -> None:  # while the charge is being written
-        nonlocal body
-        record_answer_health(call, bill.usage.completion_tokens)
-        if call.cache is None:  # else the answer is kept first, as the provider gave it
-            body = fmt.answer_body(call, payload, bill)
-
-    bill = await call.settle(
-        completion_bytes=_completion_text_bytes(payload), meanwhile=answer_prepare
-    )
+    bill = await call.settle(completion_bytes=_completion_text_bytes(payload))
     call.timer.mark("settle")
+    record_answer_health(call, bill.usage.completion_tokens)
     if call.cache is not None:  # kept before it is sent: the client's next request may hit it
         await cached_answer_keep(call, payload, bill)
-        body = fmt.answer_body(call, payload, bill)
     out_headers = (*JSON_HEADERS, *answer_headers(call))
-    await send_response(send, 200, body, headers=out_headers)
+    await send_response(send, 200, fmt.answer_body(call, payload, bill), headers=out_headers)

@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -223,14 +222,8 @@ class Call:
         )
         return estimate, True
 
-    async def settle(
-        self, completion_bytes: int = 0, *, meanwhile: Callable[[Bill], None] | None = None
-    ) -> Bill:
-        """Charge the outcome and close the hold (once); returns what was billed.
-
-        `meanwhile(bill)` is run while the charge is being written (a database round trip and
-        a commit, when the gateway's core would otherwise wait): work for the response that
-        does not depend on the write. The response itself is still sent only after it."""
+    async def settle(self, completion_bytes: int = 0) -> Bill:
+        """Charge the outcome and close the hold (once); returns what was billed."""
         if self.bill is not None:
             return self.bill
         usage, estimated = self.billed_usage(completion_bytes)
@@ -240,19 +233,12 @@ class Call:
         charge = self.charge_for(usage) if charged else NO_CHARGE
         self.bill = Bill(usage=usage, charge=charge, is_byok=self.endpoint.byok)
         record = self._record(usage, estimated, charge)
-        # A task of its own, awaited shielded: a disconnect or cancellation must not lose the
-        # charge for what was used.
-        writing = asyncio.ensure_future(self._recorded(record))
         try:
-            if meanwhile is not None:
-                await asyncio.sleep(0)  # one turn of the loop: the write is sent
-                meanwhile(self.bill)
-        finally:
-            try:
-                await asyncio.shield(writing)
-            except Exception:
-                logger.exception("usage settle failed; the hold expires unsettled: %r", record)
-                raise
+            # Shielded: a disconnect or cancellation must not lose the charge for what was used.
+            await asyncio.shield(self._recorded(record))
+        except Exception:
+            logger.exception("usage settle failed; the hold expires unsettled: %r", record)
+            raise
         return self.bill
 
     async def _recorded(self, record: UsageRecord) -> None:
