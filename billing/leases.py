@@ -26,9 +26,9 @@ from datetime import datetime
 from billing.models import Generation, GenerationDay, Hold
 from billing.usage import (
     GENERATION_COLUMNS,
+    GENERATION_INSERT_INTO,
     GENERATION_PLACEHOLDERS,
     UsageRecord,
-    generation_insert_into,
     generation_values,
 )
 from marketplace.asyncdb import AsyncDb, Statement, db_time
@@ -54,7 +54,7 @@ def generations_insert_sql(records: Sequence[UsageRecord], vendor: str) -> State
     cost more for a single row (0.4 ms at one connection on this machine), hence both."""
     assert records
     assert all(record.lease_id is not None for record in records)
-    insert, conflict = generation_insert_into(), "ON CONFLICT (id) DO NOTHING RETURNING id"
+    insert, conflict = GENERATION_INSERT_INTO, "ON CONFLICT (id) DO NOTHING RETURNING id"
     rows = [generation_values(record) for record in records]
     if vendor == "postgresql" and len(rows) > _VALUES_MAX_ROWS:
         arrays = ", ".join(f"%s::{kind}[]" for _, kind in GENERATION_COLUMNS)

@@ -119,15 +119,14 @@ def generation_values(record: UsageRecord) -> tuple[Any, ...]:
 GENERATION_PLACEHOLDERS = ", ".join(["%s"] * len(GENERATION_COLUMNS))
 
 
-def generation_insert_into() -> str:
-    """`INSERT INTO <the generation table> (<GENERATION_COLUMNS>)`: how every INSERT of
-    generations begins (here, and billing.leases' batches)."""
-    columns = ", ".join(name for name, _ in GENERATION_COLUMNS)
-    return f"INSERT INTO {Generation._meta.db_table} ({columns})"
+# How every INSERT of generations begins (here, and billing.leases' batches).
+GENERATION_INSERT_INTO = (
+    f"INSERT INTO {Generation._meta.db_table} ({', '.join(name for name, _ in GENERATION_COLUMNS)})"
+)
 
 
 def _generation_insert(record: UsageRecord) -> Statement:
-    sql = f"{generation_insert_into()} VALUES ({GENERATION_PLACEHOLDERS}) RETURNING id"
+    sql = f"{GENERATION_INSERT_INTO} VALUES ({GENERATION_PLACEHOLDERS}) RETURNING id"
     return sql, generation_values(record)
 
 
@@ -136,7 +135,7 @@ def _settle_statement(record: UsageRecord) -> Statement:
     hold_sql, hold_params = _hold_close(record)
     sql = (
         f"WITH closed AS ({hold_sql}) "
-        f"{generation_insert_into()} SELECT {GENERATION_PLACEHOLDERS} FROM closed "
+        f"{GENERATION_INSERT_INTO} SELECT {GENERATION_PLACEHOLDERS} FROM closed "
         "RETURNING (SELECT amount_nanos FROM closed)"
     )
     return sql, (*hold_params, *generation_values(record))
