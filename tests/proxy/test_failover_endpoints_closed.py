@@ -2,7 +2,6 @@
 garbage collector, the event loop closes it from a task of its own, woken from another thread's
 queue: two wake-ups of the loop and a task on every request."""
 
-from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,24 +11,7 @@ from catalog.selectors import RoutableEndpoint
 from proxy import failover
 from proxy.errors import UpstreamError
 from proxy.routing.plan import HEALTHY
-
-
-def endpoint(endpoint_id: int) -> RoutableEndpoint:
-    return RoutableEndpoint(
-        endpoint_id=endpoint_id,
-        model_slug="m",
-        provider_slug=f"p{endpoint_id}",
-        provider_name=f"P{endpoint_id}",
-        adapter="openai",
-        base_url="http://127.0.0.1:1/v1",
-        api_key_env="",
-        upstream_model_id="m",
-        prompt_usd_per_mtok=Decimal(1),
-        completion_usd_per_mtok=Decimal(1),
-        request_usd=Decimal(0),
-        context_length=1000,
-        max_output_tokens=100,
-    )
+from tests.proxy.endpoints import endpoint
 
 
 def call_of(*endpoints: RoutableEndpoint) -> Any:

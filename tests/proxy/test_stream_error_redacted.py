@@ -11,7 +11,7 @@ import orjson
 from proxy.client_formats import ChatFormat
 from proxy.metering import Outcome
 from proxy.streaming import _Client
-from tests.proxy.test_failover_endpoints_closed import endpoint
+from tests.proxy.endpoints import endpoint
 
 PROVIDER_KEY = "sk-provider-canary-4f1c"
 
