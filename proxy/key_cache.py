@@ -133,7 +133,7 @@ class KeyCache:
         try:
             record = await asyncio.shield(fetching)
         finally:
-            if self._lookups.get(key_hash, (0, None))[1] is fetching:
+            if self._lookups.get(key_hash) == (epoch, fetching):  # not replaced by a later one
                 del self._lookups[key_hash]
         if record is not None:  # unknown keys are not kept: a new key works at once
             self.put(key_hash, record, epoch=epoch)
