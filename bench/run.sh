@@ -23,6 +23,7 @@ export SCENARIOS=${SCENARIOS:-ns_c1 ns_c32 st_c1 st_c8}
 export LOG_FORMAT=${LOG_FORMAT:-json}  # production's request log lines
 PORT=${PORT:-8090}
 PY=.venv/bin/python
+mkdir -p bench-results "$(dirname "$OUT")"  # a fresh checkout has neither
 
 "$HARNESS/setup.sh" ${PEERS:+--peers}
 if [[ $DATABASE_URL == postgres://*/switchyard_bench* ]]; then
@@ -37,7 +38,10 @@ setsid taskset -c 1 $PY -m marketplace.serve --port "$PORT" > bench-results/gate
 GW=$!
 trap 'kill -- -$GW 2>/dev/null || true; "$HARNESS/peers/stop_peer.sh" mock || true' EXIT
 trap 'exit 143' TERM INT  # stopped (a timeout, ^C): still through the EXIT trap, no gateway left
-until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.2; done
+until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null; do
+  kill -0 $GW 2>/dev/null || { cat bench-results/gateway.log >&2; exit 1; }  # it did not start
+  sleep 0.2
+done
 
 # Open the gateway's database connections (a warm-up), then count the database and Redis as
 # the gateway's: their CPU is not another job's (each PostgreSQL backend is a process group).
