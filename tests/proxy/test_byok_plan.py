@@ -6,7 +6,7 @@ import dataclasses
 from marketplace.keys.provider_keys import provider_key_encrypt
 from proxy.byok import ByokKey, _parse, byok_plan
 from proxy.routing.plan import Considered, RoutePlan
-from tests.proxy.test_routing_plan import endpoint
+from tests.proxy.routing_plan.support import endpoint
 
 KEY = "sk-user-key-1234"
 
