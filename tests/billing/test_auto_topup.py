@@ -1,17 +1,13 @@
 """Auto top-up (billing/auto_topup.py, billing/tasks.py): the saved card charged off-session
 on localstripe, once however many triggers fire, and turned off after repeated declines."""
 
-import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import stripe
 from django.core import mail
-from django.db import connection
 from django.test import override_settings
 
 from billing import tasks
@@ -20,6 +16,7 @@ from billing.models import AutoTopUp, CreditPurchase, LedgerEntry, StripeCustome
 from billing.purchases import checkout_pay, stripe_customer_for
 from billing.services import credits_grant, ledger_post, wallet_get_or_create
 from marketplace.accounts.models import User
+from tests.billing.threads import concurrently
 
 USD = 10**9
 GOOD_CARD = "4242424242424242"
@@ -81,21 +78,6 @@ def intents_of(client: stripe.StripeClient, user: User) -> list[dict[str, Any]]:
 
 def auto_topups() -> list[CreditPurchase]:
     return list(CreditPurchase.objects.filter(kind=CreditPurchase.Kind.AUTO_TOPUP).order_by("pk"))
-
-
-def concurrently[T](count: int, work: Callable[[], T]) -> list[T]:
-    """`work` in `count` threads released at once, each on its own database connection."""
-    barrier = threading.Barrier(count)
-
-    def run(_: int) -> T:
-        try:
-            barrier.wait(timeout=10)
-            return work()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,19 +1,15 @@
 """What the Stripe webhook tests share: Stripe's side (cards, payments, refunds, disputes, and
-events signed the way Stripe signs them) and ours (balances, ledger entries, concurrency)."""
+events signed the way Stripe signs them) and ours (balances, ledger entries)."""
 
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import stripe
-from django.db import connection
 from django.test import Client
 
 from billing.models import CreditPurchase, LedgerEntry, Wallet
@@ -136,18 +132,3 @@ def entries(kind: LedgerEntry.Kind) -> list[int]:
 def share(purchase: CreditPurchase, cents: int) -> int:
     """The credits that `cents` of the charge paid for, rounded down."""
     return purchase.amount_nanos * cents // purchase.total_cents
-
-
-def concurrently[T](count: int, work: Callable[[], T]) -> list[T]:
-    """`work` in `count` threads at once, each on its own database connection."""
-    barrier = threading.Barrier(count)
-
-    def run(_: int) -> T:
-        try:
-            barrier.wait(timeout=10)
-            return work()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))

@@ -8,7 +8,6 @@ from tests.billing.stripe_webhooks.support import (
     USD,
     balance,
     card,
-    concurrently,
     deliver,
     entries,
     intent_of,
@@ -16,6 +15,7 @@ from tests.billing.stripe_webhooks.support import (
     paid_but_never_returned,
     stripe_event,
 )
+from tests.billing.threads import concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

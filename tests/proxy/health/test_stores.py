@@ -2,14 +2,13 @@
 one round trip per call."""
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 import redis
-from redis.asyncio.connection import Connection
 
 from proxy.health import MemoryHealthStore, RedisHealthStore, health_store_create
 from tests.proxy.health.support import ALONE, FIRST, HOUR, MINUTE, POLICY, SECOND, T0
+from tests.redis_sends import redis_sends_during
 
 
 async def test_the_factory_picks_redis_only_when_configured(
@@ -70,24 +69,10 @@ async def test_each_call_is_one_round_trip(
         for call in calls.values():  # loads the scripts into Redis
             await call(T0)
         sends = {
-            name: await _sends_during(call(T0 + 1), monkeypatch) for name, call in calls.items()
+            name: await redis_sends_during(call(T0 + 1), monkeypatch)
+            for name, call in calls.items()
         }
     finally:
         await store.close()
 
     assert sends == dict.fromkeys(calls, 1)
-
-
-async def _sends_during(call: Awaitable[object], monkeypatch: pytest.MonkeyPatch) -> int:
-    sends = 0
-    original = Connection.send_packed_command
-
-    async def counting(self: Connection, *args: Any, **kwargs: Any) -> None:
-        nonlocal sends
-        sends += 1
-        await original(self, *args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Connection, "send_packed_command", counting)
-        await call
-    return sends

@@ -2,11 +2,9 @@
 follows the Python rules; Redis expiry and round trips; the memory store; choosing a store."""
 
 import random
-from typing import Any
 
 import pytest
 import redis
-from redis.asyncio.connection import Connection
 
 from proxy.rate_limits import (
     MemoryRateLimitStore,
@@ -16,6 +14,7 @@ from proxy.rate_limits import (
 )
 from tests.live import free_port
 from tests.proxy.rate_limits.support import T0, per_day, per_minute
+from tests.redis_sends import redis_sends_during
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -57,18 +56,13 @@ async def test_a_check_is_one_round_trip(
 ) -> None:
     store = RedisRateLimitStore.from_url(redis_url, prefix=redis_prefix, timeout_s=2)
     limits = [per_minute(5, counter="m"), per_minute(50, cost=9, counter="t"), per_day(5)]
-    sends = 0
-    original = Connection.send_packed_command
 
-    async def counting(self: Connection, *args: Any, **kwargs: Any) -> None:
-        nonlocal sends
-        sends += 1
-        await original(self, *args, **kwargs)
+    async def admitted() -> None:
+        assert await store.admit(limits, T0) is None
 
     try:
         await store.admit(limits, T0)  # loads the script (once per Redis)
-        monkeypatch.setattr(Connection, "send_packed_command", counting)
-        assert await store.admit(limits, T0) is None
+        sends = await redis_sends_during(admitted(), monkeypatch)
     finally:
         await store.close()
     assert sends == 1
