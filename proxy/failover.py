@@ -64,15 +64,18 @@ async def first_answer[T](
             else:
                 call.trace.append(_attempt(endpoint, started, 200, None))
                 return answer
-            call.trace.append(_attempt(endpoint, started, failure.provider_status, failure.message))
-            if not endpoint.byok:  # a user's own key failing says nothing of the shared endpoint
-                call.gateway.health.failure(
-                    endpoint,
-                    siblings=call.siblings_of(endpoint),
-                    retry_after_s=failure.retry_after_s,
-                )
+            _failed(call, endpoint, started, failure)
             failures.append(failure)
     raise _all_failed(call, failures)
+
+
+def _failed(call: Call, endpoint: RoutableEndpoint, started: float, failure: UpstreamError) -> None:
+    """A failed attempt, traced and told to the endpoint's health."""
+    call.trace.append(_attempt(endpoint, started, failure.provider_status, failure.message))
+    if not endpoint.byok:  # a user's own key failing says nothing of the shared endpoint
+        call.gateway.health.failure(
+            endpoint, siblings=call.siblings_of(endpoint), retry_after_s=failure.retry_after_s
+        )
 
 
 async def _started[T](
