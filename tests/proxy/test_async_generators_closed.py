@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 import proxy
 from proxy.app import GatewayApp
@@ -62,5 +64,8 @@ async def test_a_completion_closes_its_async_generators(account, stream):
     finally:
         sys.set_asyncgen_hooks(*hooks)
         await (await app.gateway()).close()
+        # The catalog loaded through sync_to_async: its worker thread's connection would keep
+        # the test database from being dropped at the end of the session.
+        await sync_to_async(connections.close_all)()
 
     assert left == []
