@@ -41,9 +41,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT  # stopped: still cleaned up
-for port in 8091 8090; do
-  until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.2; done
-done
+wait_up() {  # PORT PID: until the gateway answers; stops if it died instead (see its log)
+  until curl -sf "http://127.0.0.1:$1/healthz" > /dev/null; do
+    kill -0 "$2" 2>/dev/null || { cat "bench-results/ab-$1.log" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+wait_up 8091 "$BASE_PID"
+wait_up 8090 "$NEW_PID"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # One run of the gateway on PORT (process PID): "rate latency_ms cpu_ms_per_request". Non-
